@@ -1,0 +1,62 @@
+"""Shared fixtures: running scripts through the runner, and the seeds the claims must hold for.
+
+`run_script(path, smoke=False, seed=None)` runs one script in a fresh process through
+`common.run` (from a temporary working directory, with network access blocked) and returns the
+runner's record: `record["summary"]` is the script's SUMMARY, `record["figures"]` the saved PNG
+names, `record["out"]` the folder that holds them. Results are cached for the session, so
+several claim tests on one script and seed cost a single run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from common.run import discover_scripts
+from common.run import run_script as _run_script
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = discover_scripts(ROOT)
+# The claims must hold for the default seed and for others: each claim test runs per seed.
+CLAIM_SEEDS = tuple(int(s) for s in os.environ.get("MMA440_CLAIM_SEEDS", "0,1").split(","))
+
+
+def script_id(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+@pytest.fixture(scope="session")
+def run_script(tmp_path_factory):
+    cache: dict[tuple[str, bool, int | None], dict] = {}
+
+    def run(path: str | Path, *, smoke: bool = False, seed: int | None = None) -> dict:
+        path = (ROOT / path).resolve()
+        key = (str(path), smoke, seed)
+        if key not in cache:
+            out = tmp_path_factory.mktemp(path.stem)
+            cwd = Path.cwd()
+            os.chdir(out)  # the script's working directory: it must write nothing else here
+            try:
+                record = _run_script(
+                    path,
+                    out=out,
+                    smoke=smoke,
+                    seed=seed,
+                    extra_env={"MMA440_NO_NETWORK": "1"},
+                    timeout=600,
+                )
+            finally:
+                os.chdir(cwd)
+            record["out"] = out
+            cache[key] = record
+        return cache[key]
+
+    return run
+
+
+@pytest.fixture(params=CLAIM_SEEDS, ids=lambda seed: f"seed{seed}")
+def claim_seed(request) -> int:
+    """The seed a claim test runs its script with (each claim is checked for every seed)."""
+    return request.param

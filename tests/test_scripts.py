@@ -1,0 +1,108 @@
+"""Quick tier: every script on disk follows the script contract and smoke-runs.
+
+Scripts are discovered, not listed: a new `lectures/*/NN_*.py` or `examples/NN_*.py` is covered
+without editing this file.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+
+import pytest
+
+from .conftest import ROOT, SCRIPTS, script_id
+
+NETWORK_MODULES = {"socket", "urllib", "http", "requests", "httpx", "ftplib", "smtplib"}
+
+
+def test_scripts_are_discovered():
+    lectures = {path.parent.name for path in SCRIPTS if path.parent.parent.name == "lectures"}
+    assert "03_overfitting" in lectures
+    assert len(SCRIPTS) >= 4
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=script_id)
+def test_script_follows_the_contract(path):
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    docstring = ast.get_docstring(tree, clean=False) or ""
+    lines = docstring.strip("\n").splitlines()
+    # 1. Header: a title underlined with '=' (at least as long as the title), then prose, and
+    #    a "Try" list of exercises.
+    assert len(lines) >= 4, "the module docstring needs a title, an underline and a summary"
+    assert lines[0].strip() and set(lines[1].strip()) == {"="}, "title must be underlined: ==="
+    assert len(lines[1].strip()) >= len(lines[0].strip()), "the === line is shorter than the title"
+    assert re.search(r"^Try:\s*$", docstring, re.MULTILINE), "the docstring needs a 'Try:' list"
+    # 2. Cells in percent format, code and prose.
+    assert re.search(r"^# %%$", source, re.MULTILINE), "no '# %%' code cell"
+    assert re.search(r"^# %% \[markdown\]$", source, re.MULTILINE), "no '# %% [markdown]' cell"
+    # 3. A parameters cell that reads both environment switches.
+    assert re.search(r"^SMOKE = .*MMA440_SMOKE", source, re.MULTILINE), "no SMOKE = ...MMA440_SMOKE"
+    assert re.search(r"^SEED = .*MMA440_SEED", source, re.MULTILINE), "no SEED = ...MMA440_SEED"
+    # 6. A module-level SUMMARY dict.
+    assigned = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert "SUMMARY" in assigned, "the script must end by defining SUMMARY = {...}"
+    # 7. Keras 3 only, no argparse, no network modules, no dataset downloads behind our back.
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert "argparse" not in imported, "no argparse in scripts (breaks under a notebook kernel)"
+    assert not imported & NETWORK_MODULES, f"network modules imported: {imported & NETWORK_MODULES}"
+    assert "tf.keras" not in source and "tensorflow.keras" not in source, "use `import keras`"
+    assert "keras.datasets" not in source, "load datasets through common.data (offline first)"
+    assert "import common.quiet" in source, "import common.quiet before keras (quiet start-up)"
+    assert "set_random_seed(" in source, "seed with keras.utils.set_random_seed(SEED)"
+    assert "plt.show()" in source, "show figures with plt.show(); the runner saves them"
+    assert "savefig" not in source, "scripts write no files; the runner saves shown figures"
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=script_id)
+def test_script_smoke_runs(path, run_script):
+    record = run_script(path, smoke=True)
+    assert record["figures"], "the script showed no figure"
+    for name in record["figures"]:
+        assert (record["out"] / name).stat().st_size > 10_000, f"{name} looks empty"
+    summary = record["summary"]
+    assert summary, "SUMMARY is empty"
+    for key, value in summary.items():
+        assert isinstance(value, bool | int | float | str), f"SUMMARY[{key!r}] is {value!r}"
+        if isinstance(value, float):
+            assert math.isfinite(value), f"SUMMARY[{key!r}] = {value} is not finite"
+    # The script wrote nothing but figures: its working directory holds only runner output.
+    written = {p.name for p in record["out"].iterdir()} - set(record["figures"]) - {"summary.json"}
+    assert not written, f"the script wrote files into its working directory: {sorted(written)}"
+
+
+REPRODUCED = [
+    ROOT / "lectures/03_overfitting/01_memorization.py",
+    ROOT / "lectures/03_overfitting/04_random_labels.py",
+]
+
+
+@pytest.mark.parametrize("path", REPRODUCED, ids=script_id)
+def test_same_seed_same_summary(path, tmp_path):
+    from common.run import run_script as run
+
+    first = run(path, out=tmp_path / "a", smoke=True, seed=3)["summary"]
+    second = run(path, out=tmp_path / "b", smoke=True, seed=3)["summary"]
+    assert first == second
+
+
+def test_another_seed_gives_another_summary(tmp_path):
+    from common.run import run_script as run
+
+    path = REPRODUCED[0]
+    first = run(path, out=tmp_path / "a", smoke=True, seed=3)["summary"]
+    other = run(path, out=tmp_path / "b", smoke=True, seed=4)["summary"]
+    assert first != other
