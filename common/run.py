@@ -24,6 +24,7 @@ import resource
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 SUMMARY_FILE = "summary.json"
@@ -137,7 +138,15 @@ def _run_child(path: Path, out: Path) -> int:
     sys.path.insert(0, str(path.parent))
     sys.argv = [str(path)]
     start = time.perf_counter()
-    namespace = runpy.run_path(str(path), run_name="__main__")
+    try:
+        namespace = runpy.run_path(str(path), run_name="__main__")
+    except Exception as error:
+        # Show the traceback from the script's own frames on, not the runner's.
+        frames = error.__traceback__
+        while frames is not None and frames.tb_frame.f_code.co_filename != str(path):
+            frames = frames.tb_next
+        traceback.print_exception(type(error), error, frames or error.__traceback__)
+        return 1
     seconds = time.perf_counter() - start
     save_open_figures()
 
@@ -169,11 +178,13 @@ def run_script(
     seed: int | None = None,
     extra_env: dict[str, str] | None = None,
     timeout: float | None = None,
+    echo: bool = False,
 ) -> dict:
     """Run one script in a fresh process; return the record written to out/summary.json.
 
-    Raises FileNotFoundError for a missing script and RuntimeError (with the script's stderr)
-    when it fails.
+    With `echo=True` the script's output goes straight to this terminal (progress included);
+    otherwise it is captured in record["stdout"]. Raises FileNotFoundError for a missing script
+    and RuntimeError (with the end of the script's output) when it fails.
     """
     path = Path(path).resolve()
     if not path.is_file() or path.suffix != ".py":
@@ -196,17 +207,19 @@ def run_script(
     command = [sys.executable, "-m", "common.run", "--child", str(path), "--out", str(out)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, env=env, capture_output=not echo, text=True, timeout=timeout)
     wall = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if result.returncode != 0 or not (out / SUMMARY_FILE).exists():
+        if echo:
+            raise RuntimeError(f"{path} failed (exit status {result.returncode}); see above")
         raise RuntimeError(
             f"{path} failed (exit status {result.returncode}).\n"
             f"--- stdout (last lines) ---\n{_tail(result.stdout)}\n"
             f"--- stderr (last lines) ---\n{_tail(result.stderr)}"
         )
     record = json.loads((out / SUMMARY_FILE).read_text())
-    record["stdout"] = result.stdout
+    record["stdout"] = result.stdout or ""
     record["wall_seconds"] = round(wall, 3)
     # ru_maxrss of the children is a maximum over all children waited for so far; it is this
     # script's peak whenever it exceeds every earlier child's (always, in a fresh runner).
@@ -265,14 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed is not None and args.seed < 0:
         parser.error(f"--seed must be a non-negative integer, got {args.seed}")
     try:
-        record = run_script(args.path, out=args.out, smoke=args.smoke, seed=args.seed)
+        record = run_script(args.path, out=args.out, smoke=args.smoke, seed=args.seed, echo=True)
     except FileNotFoundError as error:
         print(f"common.run: {error}", file=sys.stderr)
         return 2
     except RuntimeError as error:
         print(f"common.run: {error}", file=sys.stderr)
         return 1
-    print(record["stdout"], end="")
     print(
         f"common.run: {len(record['figures'])} figure(s) and {SUMMARY_FILE} in {args.out} "
         f"({record['wall_seconds']:.1f} s, peak {record['peak_memory_mb']:.0f} MB)"

@@ -142,7 +142,8 @@ def test_environment_yml_installs_the_same_project():
     assert re.search(r"^\s*- pip\s*$", text, re.MULTILINE)
     assert re.search(r"^\s*- -e \.\[test\]\s*$", text, re.MULTILINE), "pip section: -e .[test]"
     # No conda package besides python and pip: every dependency comes from pyproject.toml.
-    conda_packages = re.findall(r"^  - ([A-Za-z0-9_.-]+)", text, re.MULTILINE)
+    dependencies = text.split("dependencies:", 1)[1]
+    conda_packages = re.findall(r"^  - ([A-Za-z0-9_.-]+)", dependencies, re.MULTILINE)
     assert set(conda_packages) <= {"python", "pip"}, conda_packages
 
 
