@@ -1,6 +1,6 @@
 """
 Backpropagation by hand: NumPy gradients equal the tape's and finite differences'
-================================================================================
+=================================================================================
 
 A forward and a backward pass for an L-layer tanh MLP with a softmax cross-entropy loss,
 written in NumPy (float64) on the weights of a Keras model, gives the same gradient as
