@@ -19,6 +19,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = discover_scripts(ROOT)
+# Tests run scripts side by side (pytest-xdist, one worker per core). A multi-threaded BLAS in
+# every worker would oversubscribe the cores and make small NumPy/LAPACK calls many times
+# slower, so each script's NumPy gets one BLAS thread here (TensorFlow keeps its own pool).
+SCRIPT_ENV = {"MMA440_NO_NETWORK": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 # The claims must hold for the default seed and for others: each claim test runs per seed.
 CLAIM_SEEDS = tuple(int(s) for s in os.environ.get("MMA440_CLAIM_SEEDS", "0,1").split(","))
 
@@ -44,7 +48,7 @@ def run_script(tmp_path_factory):
                     out=out,
                     smoke=smoke,
                     seed=seed,
-                    extra_env={"MMA440_NO_NETWORK": "1"},
+                    extra_env=SCRIPT_ENV,
                     timeout=600,
                 )
             finally:
