@@ -373,6 +373,24 @@ def load_digits(
     return _subsample_train(split, n_train, seed)
 
 
+def _load_bundled(
+    name: str, *, val_fraction: float, test_fraction: float, standardize: bool, seed: int
+) -> Split:
+    """One of scikit-learn's bundled tables, split (stratified for classes) and standardized."""
+    bunch = getattr(sk_datasets, f"load_{name}")()
+    is_regression = name == "diabetes"
+    split = split_dataset(
+        bunch.data.astype(np.float32),
+        bunch.target.astype(np.float32 if is_regression else np.int64),
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        stratify=not is_regression,
+        name=name,
+    )
+    return _standardize(split) if standardize else split
+
+
 def load_iris(
     *,
     val_fraction: float = 0.2,
@@ -381,16 +399,13 @@ def load_iris(
     seed: int = 0,
 ) -> Split:
     """Iris: 150 flowers, 4 measurements, 3 classes; inputs standardized on the training part."""
-    bunch = sk_datasets.load_iris()
-    split = split_dataset(
-        bunch.data.astype(np.float32),
-        bunch.target.astype(np.int64),
+    return _load_bundled(
+        "iris",
         val_fraction=val_fraction,
         test_fraction=test_fraction,
+        standardize=standardize,
         seed=seed,
-        name="iris",
     )
-    return _standardize(split) if standardize else split
 
 
 def load_breast_cancer(
@@ -401,16 +416,13 @@ def load_breast_cancer(
     seed: int = 0,
 ) -> Split:
     """Breast cancer (Wisconsin): 569 cases, 30 features, labels 0 (malignant) / 1 (benign)."""
-    bunch = sk_datasets.load_breast_cancer()
-    split = split_dataset(
-        bunch.data.astype(np.float32),
-        bunch.target.astype(np.int64),
+    return _load_bundled(
+        "breast_cancer",
         val_fraction=val_fraction,
         test_fraction=test_fraction,
+        standardize=standardize,
         seed=seed,
-        name="breast_cancer",
     )
-    return _standardize(split) if standardize else split
 
 
 def load_diabetes(
@@ -421,17 +433,13 @@ def load_diabetes(
     seed: int = 0,
 ) -> Split:
     """Diabetes: 442 patients, 10 features, a real-valued disease progression target (float32)."""
-    bunch = sk_datasets.load_diabetes()
-    split = split_dataset(
-        bunch.data.astype(np.float32),
-        bunch.target.astype(np.float32),
+    return _load_bundled(
+        "diabetes",
         val_fraction=val_fraction,
         test_fraction=test_fraction,
+        standardize=standardize,
         seed=seed,
-        stratify=False,
-        name="diabetes",
     )
-    return _standardize(split) if standardize else split
 
 
 # ---------------------------------------------------------------------------------------------
