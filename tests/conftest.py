@@ -42,13 +42,15 @@ def run_script(tmp_path_factory):
             out = tmp_path_factory.mktemp(path.stem)
             cwd = Path.cwd()
             os.chdir(out)  # the script's working directory: it must write nothing else here
+            # Examples write checkpoints and logs to MMA440_OUTPUT_DIR: a folder of their own.
+            outputs = tmp_path_factory.mktemp(f"{path.stem}-outputs")
             try:
                 record = _run_script(
                     path,
                     out=out,
                     smoke=smoke,
                     seed=seed,
-                    extra_env=SCRIPT_ENV,
+                    extra_env={**SCRIPT_ENV, "MMA440_OUTPUT_DIR": str(outputs)},
                     timeout=600,
                 )
             finally:
