@@ -155,7 +155,7 @@ ax_path.set(
     ylabel="coefficient (standardized units)",
     title="Lasso paths (lines) and Keras' weights (dots)",
 )
-ax_path.legend(ncol=2, fontsize=10, loc="upper right")
+ax_path.legend(ncol=6, fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.14))
 
 ax_zero.semilogx(PATH_PENALTIES, zeros_lasso, drawstyle="steps-mid", label="Lasso: exact zeros")
 ax_zero.semilogx(KERAS_PENALTIES, zeros_keras, "o", markersize=9, label="Keras: exact zeros")
