@@ -161,7 +161,15 @@ def _run_child(path: Path, out: Path) -> int:
         except TypeError as error:
             print(f"common.run: SUMMARY[{key!r}] in {path}: {error}", file=sys.stderr)
             return 3
-    record = {"script": str(path), "summary": plain, "figures": saved, "script_seconds": seconds}
+    # This process' own peak resident memory (Linux reports ru_maxrss in kilobytes).
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    record = {
+        "script": str(path),
+        "summary": plain,
+        "figures": saved,
+        "script_seconds": seconds,
+        "peak_memory_mb": round(peak_mb, 1),
+    }
     (out / SUMMARY_FILE).write_text(json.dumps(record, indent=2, allow_nan=True) + "\n")
     return 0
 
@@ -205,11 +213,9 @@ def run_script(
     code_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [code_root, env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "common.run", "--child", str(path), "--out", str(out)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=not echo, text=True, timeout=timeout)
     wall = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if result.returncode != 0 or not (out / SUMMARY_FILE).exists():
         if echo:
             raise RuntimeError(f"{path} failed (exit status {result.returncode}); see above")
@@ -221,9 +227,6 @@ def run_script(
     record = json.loads((out / SUMMARY_FILE).read_text())
     record["stdout"] = result.stdout or ""
     record["wall_seconds"] = round(wall, 3)
-    # ru_maxrss of the children is a maximum over all children waited for so far; it is this
-    # script's peak whenever it exceeds every earlier child's (always, in a fresh runner).
-    record["peak_memory_mb"] = round(max(peak_kb, before) / 1024, 1)
     record["smoke"] = smoke
     record["seed"] = seed
     (out / SUMMARY_FILE).write_text(
