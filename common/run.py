@@ -187,12 +187,14 @@ def run_script(
     extra_env: dict[str, str] | None = None,
     timeout: float | None = None,
     echo: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> dict:
     """Run one script in a fresh process; return the record written to out/summary.json.
 
     With `echo=True` the script's output goes straight to this terminal (progress included);
-    otherwise it is captured in record["stdout"]. Raises FileNotFoundError for a missing script
-    and RuntimeError (with the end of the script's output) when it fails.
+    otherwise it is captured in record["stdout"]. `cwd` is the script's working directory
+    (default: this process'). Raises FileNotFoundError for a missing script and RuntimeError
+    (with the end of the script's output) when it fails.
     """
     path = Path(path).resolve()
     if not path.is_file() or path.suffix != ".py":
@@ -214,7 +216,9 @@ def run_script(
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [code_root, env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "common.run", "--child", str(path), "--out", str(out)]
     start = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=not echo, text=True, timeout=timeout)
+    result = subprocess.run(
+        command, env=env, capture_output=not echo, text=True, timeout=timeout, cwd=cwd
+    )
     wall = time.perf_counter() - start
     if result.returncode != 0 or not (out / SUMMARY_FILE).exists():
         if echo:

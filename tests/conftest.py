@@ -35,29 +35,40 @@ def script_id(path: Path) -> str:
 def run_script(tmp_path_factory):
     cache: dict[tuple[str, bool, int | None], dict] = {}
 
-    def run(path: str | Path, *, smoke: bool = False, seed: int | None = None) -> dict:
+    def run(
+        path: str | Path,
+        *,
+        smoke: bool = False,
+        seed: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> dict:
+        """Run a script from an empty working directory that also receives its figures.
+
+        `env` adds environment variables (MMA440_OUTPUT_DIR among them, for the examples); a
+        run with `env` is never cached, since such tests run a script several times on purpose.
+        """
         path = (ROOT / path).resolve()
         key = (str(path), smoke, seed)
-        if key not in cache:
-            out = tmp_path_factory.mktemp(path.stem)
-            cwd = Path.cwd()
-            os.chdir(out)  # the script's working directory: it must write nothing else here
-            # Examples write checkpoints and logs to MMA440_OUTPUT_DIR: a folder of their own.
-            outputs = tmp_path_factory.mktemp(f"{path.stem}-outputs")
-            try:
-                record = _run_script(
-                    path,
-                    out=out,
-                    smoke=smoke,
-                    seed=seed,
-                    extra_env={**SCRIPT_ENV, "MMA440_OUTPUT_DIR": str(outputs)},
-                    timeout=600,
-                )
-            finally:
-                os.chdir(cwd)
-            record["out"] = out
+        if env is None and key in cache:
+            return cache[key]
+        out = tmp_path_factory.mktemp(path.stem)
+        # Examples write checkpoints and logs to MMA440_OUTPUT_DIR: a folder of their own.
+        outputs = tmp_path_factory.mktemp(f"{path.stem}-outputs")
+        record = _run_script(
+            path,
+            out=out,
+            smoke=smoke,
+            seed=seed,
+            extra_env={**SCRIPT_ENV, "MMA440_OUTPUT_DIR": str(outputs), **(env or {})},
+            timeout=600,
+            cwd=out,  # the script must write nothing here but what the runner saves
+        )
+        record["out"] = out
+        written = {p.name for p in out.iterdir()} - set(record["figures"]) - {"summary.json"}
+        record["written"] = sorted(written)
+        if env is None:
             cache[key] = record
-        return cache[key]
+        return record
 
     return run
 

@@ -1,19 +1,15 @@
 """Examples (end-to-end recipes): each recipe's claim, asserted on its SUMMARY and its files.
 
 The examples write files (checkpoints, logs, the sweep's CSV) to the folder named by
-MMA440_OUTPUT_DIR, so these tests call `common.run.run_script` directly with that variable set
-(the `run_script` fixture passes only seed and smoke), each from an empty temporary working
-directory that must stay empty.
+MMA440_OUTPUT_DIR, so these tests pass that variable to the `run_script` fixture, which runs
+each script from an empty working directory that must stay empty.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
-import os
 from pathlib import Path
-
-from common.run import run_script
 
 import pytest
 
@@ -21,34 +17,25 @@ pytestmark = pytest.mark.claims
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def run_example(name: str, folder: Path, seed: int, files: Path, **env: str) -> dict:
-    """Run examples/`name` in full mode with MMA440_OUTPUT_DIR=`files`; return the record."""
-    figures, cwd = folder / "figures", folder / "cwd"
-    cwd.mkdir(parents=True)
-    before = Path.cwd()
-    os.chdir(cwd)
-    try:
-        record = run_script(
-            EXAMPLES / name,
-            out=figures,
-            seed=seed,
-            extra_env={"MMA440_NO_NETWORK": "1", "MMA440_OUTPUT_DIR": str(files), **env},
-            timeout=600,
-        )
-    finally:
-        os.chdir(before)
-    assert not any(cwd.iterdir()), f"{name} wrote into its working directory"
-    assert record["figures"], f"{name} showed no figure"
-    return record
+@pytest.fixture
+def run_example(run_script):
+    def run(name: str, seed: int, files: Path, **env: str) -> dict:
+        """Run examples/`name` in full mode with MMA440_OUTPUT_DIR=`files`; return the record."""
+        env = {"MMA440_OUTPUT_DIR": str(files), **env}
+        record = run_script(EXAMPLES / name, seed=seed, env=env)
+        assert not record["written"], f"{name} wrote into its working directory"
+        assert record["figures"], f"{name} showed no figure"
+        return record
+
+    return run
 
 
-def test_01_training_pipeline(claim_seed, tmp_path):
+def test_01_training_pipeline(run_example, claim_seed, tmp_path):
     files = tmp_path / "files"
     # An empty Keras cache: MNIST is missing, the network is blocked, so the recipe must fall
     # back to the digits and say so (the loader itself is tested in the unit tests of common).
     record = run_example(
         "01_training_pipeline.py",
-        tmp_path,
         claim_seed,
         files,
         KERAS_HOME=str(tmp_path / "keras_home"),
@@ -88,9 +75,9 @@ def test_01_training_pipeline(claim_seed, tmp_path):
     assert s["test_accuracy"] >= 0.95
 
 
-def test_02_custom_layer_and_model(claim_seed, tmp_path):
+def test_02_custom_layer_and_model(run_example, claim_seed, tmp_path):
     files = tmp_path / "files"
-    s = run_example("02_custom_layer_and_model.py", tmp_path, claim_seed, files)["summary"]
+    s = run_example("02_custom_layer_and_model.py", claim_seed, files)["summary"]
     # The save / load round trip reproduces the outputs exactly, with the custom classes and
     # the same configuration (measured: max |difference| 0, seeds 0-2).
     assert (files / "low_rank_mlp.keras").is_file()
@@ -112,9 +99,9 @@ def test_02_custom_layer_and_model(claim_seed, tmp_path):
     assert s["test_accuracy"] >= 0.93
 
 
-def test_03_custom_training_loop(claim_seed, tmp_path):
+def test_03_custom_training_loop(run_example, claim_seed, tmp_path):
     files = tmp_path / "files"
-    s = run_example("03_custom_training_loop.py", tmp_path, claim_seed, files)["summary"]
+    s = run_example("03_custom_training_loop.py", claim_seed, files)["summary"]
     # One step of the hand-written loop is one step of fit (measured: 0, seeds 0-2).
     assert s["one_step_max_weight_diff"] <= 1e-6
     # Both runs stop early, and the loop reaches fit's test accuracy within 2 points, 7 of the
@@ -134,22 +121,21 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_04_hyperparameter_sweep(claim_seed, tmp_path):
+def test_04_hyperparameter_sweep(run_example, claim_seed, tmp_path):
     files = tmp_path / "files"
     stop_after = 5
 
-    def sweep(folder: str, stop: int) -> dict:
+    def sweep(stop: int) -> dict:
         # MMA440_SWEEP_STOP_AFTER=0 means: no interruption.
         return run_example(
             "04_hyperparameter_sweep.py",
-            tmp_path / folder,
             claim_seed,
             files,
             MMA440_SWEEP_STOP_AFTER=str(stop),
         )["summary"]
 
     # 1. An interrupted sweep: it stops after `stop_after` new runs.
-    s = sweep("first", stop_after)
+    s = sweep(stop_after)
     total = s["runs_total"]
     assert total > stop_after
     assert (s["runs_done_now"], s["runs_skipped"]) == (stop_after, 0)
@@ -157,7 +143,7 @@ def test_04_hyperparameter_sweep(claim_seed, tmp_path):
     interrupted_text = (files / "sweep.csv").read_text()
 
     # 2. Started again on the same folder: it skips the finished runs and does the rest.
-    s = sweep("resumed", 0)
+    s = sweep(0)
     assert (s["runs_done_now"], s["runs_skipped"]) == (total - stop_after, stop_after)
     assert s["csv_rows"] == s["unique_configs"] == total and s["complete"] is True
     complete_text = (files / "sweep.csv").read_text()
@@ -171,7 +157,7 @@ def test_04_hyperparameter_sweep(claim_seed, tmp_path):
     assert total == len(rates) * len(widths) * len(strengths)
 
     # 3. A third start finds nothing to do and leaves the file alone.
-    s = sweep("again", 0)
+    s = sweep(0)
     assert (s["runs_done_now"], s["runs_skipped"]) == (0, total)
     assert (files / "sweep.csv").read_text() == complete_text
 
