@@ -3,19 +3,35 @@
 Keras spends tens of milliseconds of bookkeeping per epoch on a CPU (callbacks, iterators,
 validation), which dominates the small models of a lecture. `fit_fast` trains exactly like
 ``model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True)``: every epoch is one
-fresh permutation of the training set cut into mini-batches, one optimizer step per batch. It
-hands Keras `every` epochs at a time as one long pass (the permutations one after another) and
-runs all of their steps in one compiled execution, then evaluates the validation data. So the
-curves it returns have one point per `every` epochs, and the training loss and metrics are
-means over those epochs, as Keras reports them.
+fresh permutation of the training set cut into mini-batches of `batch_size`, the last one
+smaller when `batch_size` does not divide the number of examples (as in `fit`; no batch ever
+holds examples of two epochs), and one optimizer step per batch.
 
-One difference from `fit`: when `batch_size` does not divide the number of examples, a batch
-may straddle two epochs (Keras' `fit` would end each epoch with a smaller batch).
+What differs from `fit`, and nothing else:
+
+- Speed: it hands Keras `every` epochs at a time as one pass and runs all of their steps in
+  one compiled execution (`steps_per_execution`), then evaluates the validation data once.
+- Records: the returned curves have one point per `every` epochs (at epochs `every`,
+  `2 * every`, ..., and the last epoch). The validation numbers are those of the weights at
+  that epoch; the training loss and metrics are Keras' running means over the steps of those
+  `every` epochs (`fit` reports the mean over the steps of one epoch).
+- Shuffling: the permutations come from NumPy's generator seeded with `seed`, not from Keras'.
+
+The model's `steps_per_execution` is restored when `fit_fast` returns, so a later `fit`,
+`evaluate` or callback sees the model as it was compiled.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+
 import numpy as np
+
+
+def _epoch_batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Cut one epoch's permutation into batches; the last is smaller if needed (as `fit`)."""
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def fit_fast(
@@ -51,32 +67,58 @@ def fit_fast(
     if getattr(model, "optimizer", None) is None:
         raise ValueError("compile the model before calling fit_fast")
 
-    # Run all the steps of `every` epochs in one compiled call of the training function.
-    steps = -(-every * n // batch_size)
-    if model.steps_per_execution < steps:
-        model.steps_per_execution = steps
-        model.make_train_function(force=True)
-
+    steps_per_epoch = -(-n // batch_size)
     rng = np.random.default_rng(seed)
+
+    def permutation() -> np.ndarray:
+        return rng.permutation(n) if shuffle else np.arange(n)
+
+    def pick(index: np.ndarray):
+        picked = [target[index] for target in targets]
+        return x[index], (tuple(picked) if isinstance(y, tuple | list) else picked[0])
+
+    # Run all the steps of `every` epochs in one compiled call of the training function.
+    saved_steps_per_execution = model.steps_per_execution
+    model.steps_per_execution = every * steps_per_epoch
+    model.make_train_function(force=True)
     history: dict[str, list[float]] = {"epoch": []}
     done = 0
-    while done < epochs:
-        chunk = min(every, epochs - done)
-        order = np.concatenate(
-            [rng.permutation(n) if shuffle else np.arange(n) for _ in range(chunk)]
-        )
-        y_order = [target[order] for target in targets]
-        result = model.fit(
-            x[order],
-            y_order if isinstance(y, tuple | list) else y_order[0],
-            batch_size=batch_size,
-            epochs=1,
-            shuffle=False,
-            validation_data=validation_data,
-            verbose=0,
-        )
-        done += chunk
-        history["epoch"].append(done)
-        for key, values in result.history.items():
-            history.setdefault(key, []).append(float(values[-1]))
+    try:
+        while done < epochs:
+            chunk = min(every, epochs - done)
+            if n % batch_size == 0:
+                # Equal batches: the chunk's permutations one after another, as arrays, cut
+                # by Keras into batches that never straddle two epochs.
+                order = np.concatenate([permutation() for _ in range(chunk)])
+                inputs, outputs = pick(order)
+                fit_args = {"x": inputs, "y": outputs, "batch_size": batch_size}
+            else:
+                # Each epoch ends with a smaller batch: feed the batches one by one.
+                batches = [
+                    b for _ in range(chunk) for b in _epoch_batches(permutation(), batch_size)
+                ]
+
+                def batch_stream(batches: list[np.ndarray] = batches) -> Iterator[tuple]:
+                    for index in batches:
+                        yield pick(index)
+
+                fit_args = {"x": batch_stream(), "steps_per_epoch": len(batches)}
+            with warnings.catch_warnings():
+                # The validation pass runs `steps_per_execution` steps at a time too and ends
+                # early on its last batch; Keras warns that its input "ran out of data".
+                warnings.filterwarnings("ignore", message="Your input ran out of data")
+                result = model.fit(
+                    **fit_args,
+                    epochs=1,
+                    shuffle=False,
+                    validation_data=validation_data,
+                    verbose=0,
+                )
+            done += chunk
+            history["epoch"].append(done)
+            for key, values in result.history.items():
+                history.setdefault(key, []).append(float(values[-1]))
+    finally:
+        model.steps_per_execution = saved_steps_per_execution
+        model.make_train_function(force=True)
     return {key: np.asarray(values) for key, values in history.items()}

@@ -1,0 +1,78 @@
+"""Unit tests of `common.training.fit_fast`: it must train exactly as `model.fit` does."""
+
+from __future__ import annotations
+
+import common.quiet  # noqa: F401
+from common.training import fit_fast
+
+import keras
+import numpy as np
+import pytest
+
+N = 100
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(N, 3)).astype("float32")
+    y = (x @ np.array([[1.0], [-2.0], [0.5]]) + 0.1 * rng.normal(size=(N, 1))).astype("float32")
+    return x, y
+
+
+def small_model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("batch_size", [25, 32, None])  # divides N, does not, full batch
+def test_fit_fast_equals_fit_epoch_by_epoch(batch_size):
+    """Same permutations, same batches (the last one smaller), same weights as `fit`."""
+    x, y = data()
+    reference = small_model()
+    rng = np.random.default_rng(5)
+    for _ in range(12):
+        order = rng.permutation(N)
+        reference.fit(
+            x[order], y[order], batch_size=batch_size or N, epochs=1, shuffle=False, verbose=0
+        )
+    model = small_model()
+    history = fit_fast(model, x, y, epochs=12, batch_size=batch_size, every=5, seed=5)
+    assert history["epoch"].tolist() == [5, 10, 12]
+    for ours, theirs in zip(model.get_weights(), reference.get_weights(), strict=True):
+        # Same float32 operations in the same order: identical, not merely close.
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_fit_fast_restores_steps_per_execution_and_reports_validation():
+    x, y = data()
+    model = small_model()
+    history = fit_fast(model, x, y, epochs=6, batch_size=32, every=3, validation_data=(x, y))
+    assert model.steps_per_execution == 1
+    assert set(history) == {"epoch", "loss", "val_loss"}
+    assert history["val_loss"][-1] == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"epochs": 2, "every": 0}, "every must be a positive integer"),
+        ({"epochs": 2, "batch_size": 0}, r"batch_size must be an integer in \[1, 100\]"),
+        ({"epochs": 2, "batch_size": 101}, r"batch_size must be an integer in \[1, 100\]"),
+    ],
+)
+def test_fit_fast_rejects_bad_arguments(kwargs, message):
+    x, y = data()
+    with pytest.raises(ValueError, match=message):
+        fit_fast(small_model(), x, y, **kwargs)
+
+
+def test_fit_fast_needs_a_compiled_model():
+    x, y = data()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="compile the model"):
+        fit_fast(model, x, y, epochs=1)
