@@ -119,6 +119,9 @@ def fit_fast(
             for key, values in result.history.items():
                 history.setdefault(key, []).append(float(values[-1]))
     finally:
+        # The compiled train, test and predict functions remember `steps_per_execution`.
         model.steps_per_execution = saved_steps_per_execution
         model.make_train_function(force=True)
+        model.make_test_function(force=True)
+        model.make_predict_function(force=True)
     return {key: np.asarray(values) for key, values in history.items()}
