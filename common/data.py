@@ -373,6 +373,193 @@ def load_digits(
     return _subsample_train(split, n_train, seed)
 
 
+# ---------------------------------------------------------------------------------------------
+# Images on a larger canvas: digits and synthetic shapes for convolutional networks
+
+
+def _check_shift(name: str, value: object) -> tuple[int, int]:
+    """An integer shift, the same on both axes, or a pair (rows, columns) of integer shifts."""
+    pair = (value, value) if isinstance(value, int | np.integer) else value
+    if (
+        not isinstance(pair, tuple | list)
+        or len(pair) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int | np.integer) for v in pair)
+    ):
+        raise ValueError(
+            f"{name} must be an integer or a pair (rows, columns) of integers, got {value!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def place_on_canvas(
+    images: Array,
+    canvas_size: int,
+    *,
+    offsets: Array | tuple[int, int] = (0, 0),
+) -> Array:
+    """Paste square images of shape (n, h, h) into the centre of zero canvases, then shift them.
+
+    `offsets` is one (rows, columns) shift for every image or an integer array of shape (n, 2),
+    one shift per image; positive values move an image down and to the right. The result has
+    shape (n, canvas_size, canvas_size) and the dtype of `images`; a shift that would push part
+    of an image off the canvas raises a ValueError (nothing is ever cut off). When
+    `canvas_size - h` is odd, the extra row and column of margin are at the bottom and right.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[1] != images.shape[2]:
+        raise ValueError(f"images must have shape (n, h, h), got {images.shape}")
+    n, size = images.shape[0], images.shape[1]
+    canvas_size = _check_int("canvas_size", canvas_size, size)
+    offsets = np.asarray(offsets)
+    if offsets.shape == (2,):
+        offsets = np.broadcast_to(offsets, (n, 2))
+    if offsets.shape != (n, 2) or not np.issubdtype(offsets.dtype, np.integer):
+        raise ValueError(f"offsets must be integers of shape (2,) or ({n}, 2), got {offsets!r}")
+    top = (canvas_size - size) // 2
+    low, high = -top, canvas_size - size - top  # allowed range of every shift
+    if n and (offsets.min() < low or offsets.max() > high):
+        raise ValueError(
+            f"offsets must lie in [{low}, {high}] for {size}x{size} images on a "
+            f"{canvas_size}x{canvas_size} canvas, got values in [{offsets.min()}, {offsets.max()}]"
+        )
+    canvas = np.zeros((n, canvas_size, canvas_size), dtype=images.dtype)
+    for i, (dy, dx) in enumerate(offsets):
+        row, col = top + dy, top + dx
+        canvas[i, row : row + size, col : col + size] = images[i]
+    return canvas
+
+
+def load_digits_canvas(
+    *,
+    canvas_size: int = 16,
+    upsample: int = 1,
+    shift: int | tuple[int, int] = 0,
+    random_shift: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    n_train: int | None = None,
+    flatten: bool = False,
+    seed: int = 0,
+) -> Split:
+    """scikit-learn's 8x8 digits placed on a larger zero canvas, for convolutional networks.
+
+    Each digit is enlarged `upsample` times by pixel repetition (an 8*upsample square image),
+    pasted into the centre of a `canvas_size` x `canvas_size` canvas, moved by `shift` (one
+    integer for both axes or a pair (rows, columns); positive is down and right) and then by a
+    random offset per image, each coordinate uniform on {-random_shift, ..., random_shift}
+    (drawn from `seed`). A placement that would cut off part of a digit raises a ValueError.
+
+    x has shape (n, canvas_size, canvas_size, 1) (channels last, ready for `Conv2D`), or
+    (n, canvas_size**2) with flatten=True; pixels in [0, 1], float32; labels 0..9, int64. The
+    split is the one of `load_digits` with the same `seed`, `val_fraction`, `test_fraction` and
+    `n_train`: the same digits land in the same part whatever the canvas and the shifts, so
+    loading twice with different `shift` gives the same test digits, shifted.
+    """
+    upsample = _check_int("upsample", upsample, 1)
+    canvas_size = _check_int("canvas_size", canvas_size, 8 * upsample)
+    dy, dx = _check_shift("shift", shift)
+    random_shift = _check_int("random_shift", random_shift, 0)
+    seed = _check_int("seed", seed, 0)
+    top = (canvas_size - 8 * upsample) // 2
+    low, high = -top, canvas_size - 8 * upsample - top
+    if not (low <= dy - random_shift and dy + random_shift <= high) or not (
+        low <= dx - random_shift and dx + random_shift <= high
+    ):
+        raise ValueError(
+            f"shift {shift!r} with random_shift {random_shift} moves a {8 * upsample}x"
+            f"{8 * upsample} digit off a {canvas_size}x{canvas_size} canvas: every shift plus or "
+            f"minus random_shift must lie in [{low}, {high}]"
+        )
+    split = load_digits(
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        n_train=n_train,
+        flatten=False,
+        seed=seed,
+    )
+    rng = np.random.default_rng([seed, 10])
+
+    def prepare(x: Array) -> Array:
+        big = np.repeat(np.repeat(x, upsample, axis=1), upsample, axis=2)
+        offsets = np.array([dy, dx]) + rng.integers(-random_shift, random_shift + 1, (len(x), 2))
+        placed = place_on_canvas(big, canvas_size, offsets=offsets)
+        return placed.reshape(len(x), -1) if flatten else placed[..., np.newaxis]
+
+    return Split(
+        prepare(split.x_train),
+        split.y_train,
+        prepare(split.x_val),
+        split.y_val,
+        prepare(split.x_test),
+        split.y_test,
+        f"digits on a {canvas_size}x{canvas_size} canvas",
+    )
+
+
+SHAPES = ("square", "disk", "triangle", "cross")
+
+
+def make_shapes(
+    n: int = 400,
+    *,
+    size: int = 16,
+    shapes: tuple[str, ...] = SHAPES,
+    radius: float = 0.25,
+    max_shift: float = 0.0,
+    max_angle: float = 0.0,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> tuple[Array, Array]:
+    """Filled geometric shapes (label = index in `shapes`) on a `size` x `size` grid.
+
+    Each image shows one shape of circumradius `radius` (a fraction of the image side) centred
+    at the image centre moved by a random offset, each coordinate uniform on
+    [-max_shift, max_shift] (fractions of the side), and rotated by an angle uniform on
+    [-max_angle, max_angle] degrees; Gaussian pixel noise of standard deviation `noise` is added
+    and the pixels are clipped to [0, 1]. Shapes: "square", "disk", "triangle" (equilateral,
+    pointing up at angle 0), "cross" (a plus sign of bar width radius/2). Classes have sizes
+    that differ by at most one. Returns x of shape (n, size, size, 1), float32, and y, int64.
+    """
+    n = _check_int("n", n, 1)
+    size = _check_int("size", size, 4)
+    if len(shapes) == 0 or len(set(shapes)) != len(shapes):
+        raise ValueError(f"shapes must be distinct names from {SHAPES}, got {shapes!r}")
+    for shape in shapes:
+        _check_choice("shapes entries", shape, SHAPES)
+    radius = _check_float("radius", radius, 0.05, 0.5)
+    max_shift = _check_float("max_shift", max_shift, 0.0, 0.5 - radius)
+    max_angle = _check_float("max_angle", max_angle, 0.0, 180.0)
+    noise = _check_float("noise", noise, 0.0)
+    rng = np.random.default_rng(_check_int("seed", seed, 0))
+    y = np.arange(n) % len(shapes)
+    centres = 0.5 + rng.uniform(-max_shift, max_shift, (n, 2))
+    angles = np.deg2rad(rng.uniform(-max_angle, max_angle, n))
+    grid = (np.arange(size) + 0.5) / size  # pixel centres in the unit square
+    rows, cols = np.meshgrid(grid, grid, indexing="ij")
+    x = np.zeros((n, size, size))
+    for i in range(n):
+        # Coordinates relative to the centre, rotated by -angle (rotating the shape by +angle),
+        # in units of the radius; "up" is the negative row direction.
+        u, v = (cols - centres[i, 1]) / radius, (centres[i, 0] - rows) / radius
+        c, s = np.cos(angles[i]), np.sin(angles[i])
+        u, v = c * u + s * v, -s * u + c * v
+        name = shapes[y[i]]
+        if name == "disk":
+            inside = u**2 + v**2 <= 1.0
+        elif name == "square":  # circumradius 1: half side 1/sqrt(2)
+            inside = np.maximum(np.abs(u), np.abs(v)) <= 1.0 / np.sqrt(2.0)
+        elif name == "triangle":  # vertices at angles 90, 210, 330 degrees on the unit circle
+            inside = (v >= -0.5) & (np.sqrt(3.0) * u + v <= 1.0) & (-np.sqrt(3.0) * u + v <= 1.0)
+        else:  # cross: two bars of half-width 1/4 and half-length 1
+            inside = ((np.abs(u) <= 0.25) & (np.abs(v) <= 1.0)) | (
+                (np.abs(v) <= 0.25) & (np.abs(u) <= 1.0)
+            )
+        x[i] = inside
+    x = np.clip(x + noise * rng.standard_normal(x.shape), 0.0, 1.0)
+    order = rng.permutation(n)
+    return x[order, ..., np.newaxis].astype(np.float32), y[order].astype(np.int64)
+
+
 def _load_bundled(
     name: str, *, val_fraction: float, test_fraction: float, standardize: bool, seed: int
 ) -> Split:

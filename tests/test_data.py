@@ -283,3 +283,95 @@ def test_downloaded_file_is_verified(keras_home, monkeypatch):
     finally:
         server.server_close()
     assert not (keras_home / "mnist.npz").exists(), "a wrong download must not be cached"
+
+
+# --- Digits on a larger canvas and synthetic shapes (convolutional networks) ---
+
+
+def test_digits_canvas_holds_the_digits_centred_and_shifted():
+    plain = data.load_digits(flatten=False, seed=0)
+    split = data.load_digits_canvas(canvas_size=16, seed=0)
+    assert split.x_train.shape == (1077, 16, 16, 1) and split.x_test.shape == (360, 16, 16, 1)
+    assert split.x_train.dtype == np.float32 and split.y_train.dtype == np.int64
+    np.testing.assert_array_equal(split.y_test, plain.y_test)
+    # Centred: the 8x8 digit occupies rows and columns 4..11, the margin is zero.
+    np.testing.assert_array_equal(split.x_test[:, 4:12, 4:12, 0], plain.x_test)
+    assert split.x_test.sum() == plain.x_test.sum()
+    # A shift by (rows, columns) = (2, -3) is a translation of the centred canvas.
+    moved = data.load_digits_canvas(canvas_size=16, shift=(2, -3), seed=0)
+    np.testing.assert_array_equal(moved.x_test, np.roll(split.x_test, (2, -3), axis=(1, 2)))
+    flat = data.load_digits_canvas(canvas_size=16, shift=1, flatten=True, seed=0)
+    np.testing.assert_array_equal(
+        flat.x_val, np.roll(split.x_val, (1, 1), axis=(1, 2)).reshape(-1, 256)
+    )
+
+
+def test_digits_canvas_upsampling_and_random_shifts():
+    plain = data.load_digits(flatten=False, n_train=50, seed=2)
+    big = data.load_digits_canvas(canvas_size=24, upsample=2, n_train=50, seed=2)
+    assert big.x_train.shape == (50, 24, 24, 1)
+    np.testing.assert_array_equal(big.x_train[:, 4:20:2, 4:20:2, 0], plain.x_train)
+    np.testing.assert_array_equal(big.x_train[:, 5:20:2, 5:20:2, 0], plain.x_train)
+    jittered = data.load_digits_canvas(canvas_size=20, random_shift=3, seed=2)
+    again = data.load_digits_canvas(canvas_size=20, random_shift=3, seed=2)
+    np.testing.assert_array_equal(jittered.x_train, again.x_train)
+    # Every image is its centred digit moved by some offset in {-3, ..., 3}^2, and the offsets
+    # vary: the images' centres of mass spread over several pixels.
+    centred = data.load_digits_canvas(canvas_size=20, seed=2)
+    assert jittered.x_train.sum() == pytest.approx(centred.x_train.sum(), rel=1e-6)
+    rows = np.arange(20)
+    mass = jittered.x_train[..., 0].sum(axis=(1, 2))
+    row_centre = (jittered.x_train[..., 0].sum(axis=2) @ rows) / mass
+    row_centre0 = (centred.x_train[..., 0].sum(axis=2) @ rows) / mass
+    moves = row_centre - row_centre0
+    np.testing.assert_allclose(moves, np.round(moves), atol=1e-4)
+    assert set(np.round(moves).astype(int)) == set(range(-3, 4))
+
+
+def test_shapes_are_seeded_balanced_and_controlled():
+    x, y = data.make_shapes(101, size=16, seed=3)
+    assert x.shape == (101, 16, 16, 1) and x.dtype == np.float32 and y.dtype == np.int64
+    assert sorted(np.bincount(y).tolist()) == [25, 25, 25, 26]
+    assert set(np.unique(x)) <= {0.0, 1.0}  # no noise: binary images
+    # Without shifts or rotations, every image of a class is the same image.
+    for label in range(4):
+        assert np.all(x[y == label] == x[y == label][0])
+    x_again, y_again = data.make_shapes(101, size=16, seed=3)
+    np.testing.assert_array_equal(x, x_again)
+    np.testing.assert_array_equal(y, y_again)
+    # The disk of radius r covers about pi r^2 of the image, the square 2 r^2, up to pixels cut
+    # along the edges: the square's side, 27.2 pixels here, is rounded to a whole number of
+    # pixels, at most 2 / 27.2 = 7 % of its area.
+    x, y = data.make_shapes(8, size=64, shapes=("disk", "square"), radius=0.3)
+    area = x[..., 0].mean(axis=(1, 2))
+    assert np.allclose(area[y == 0], np.pi * 0.09, rtol=0.03)
+    assert np.allclose(area[y == 1], 2 * 0.09, rtol=0.08)
+    moved, _ = data.make_shapes(40, size=16, max_shift=0.2, max_angle=90, noise=0.1, seed=1)
+    assert 0.0 <= moved.min() and moved.max() <= 1.0
+    assert len({image.tobytes() for image in moved}) == 40
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: data.load_digits_canvas(canvas_size=7), "canvas_size must be an integer >= 8"),
+        (
+            lambda: data.load_digits_canvas(canvas_size=12, upsample=2),
+            "canvas_size must be an integer >= 16",
+        ),
+        (lambda: data.load_digits_canvas(shift=5), "shift 5 with random_shift 0 moves"),
+        (lambda: data.load_digits_canvas(shift=2, random_shift=3), "must lie in [-4, 4]"),
+        (lambda: data.load_digits_canvas(shift=(1, 2, 3)), "shift must be an integer or a pair"),
+        (lambda: data.load_digits_canvas(shift=1.5), "shift must be an integer or a pair"),
+        (lambda: data.load_digits_canvas(random_shift=-1), "random_shift must be an integer"),
+        (lambda: data.place_on_canvas(np.zeros((2, 8, 8)), 10, offsets=(2, 0)), "offsets must"),
+        (lambda: data.place_on_canvas(np.zeros((2, 8, 6)), 10), "images must have shape"),
+        (lambda: data.make_shapes(10, shapes=("square", "star")), "shapes entries must be one"),
+        (lambda: data.make_shapes(10, shapes=()), "shapes must be distinct"),
+        (lambda: data.make_shapes(10, radius=0.4, max_shift=0.2), "max_shift must be a number"),
+        (lambda: data.make_shapes(10, max_angle=270), "max_angle must be a number"),
+    ],
+)
+def test_canvas_and_shapes_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        call()
