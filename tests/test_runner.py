@@ -169,3 +169,88 @@ def test_ci_runs_what_the_readme_says():
         assert command in ci, f".ci/run does not run `{command}`"
         assert command in readme, f"README does not document `{command}`"
     assert "requirements.lock" in ci
+
+
+LEAKY_SCRIPT = '''"""
+A leaky script
+==============
+
+Changes process-wide settings and does not restore them.
+
+Try:
+- nothing
+"""
+
+# %%
+import os
+
+import common.quiet  # noqa: F401
+import keras
+import matplotlib.pyplot as plt
+
+SEED = int(os.environ.get("MMA440_SEED", "0"))
+keras.config.set_floatx("float64")
+plt.rcParams["lines.linewidth"] = 7.0
+plt.plot([0, 1], [0, 1])
+plt.show()
+SUMMARY = {"floatx": keras.config.floatx(), "layer": keras.layers.Dense(1).name}
+'''
+
+CLEAN_SCRIPT = LEAKY_SCRIPT.replace('keras.config.set_floatx("float64")\n', "").replace(
+    'plt.rcParams["lines.linewidth"] = 7.0\n',
+    "from common.plotting import use_course_style\nuse_course_style()\n",
+)
+
+
+def test_same_process_runs_scripts_in_order_and_names_leaks(tmp_path):
+    leaky, clean = tmp_path / "01_leaky.py", tmp_path / "02_clean.py"
+    leaky.write_text(LEAKY_SCRIPT)
+    clean.write_text(CLEAN_SCRIPT)
+    result = python_m_run(
+        "--same-process", leaky, clean, leaky, "--smoke", "--out", tmp_path / "out", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("common.run:")]
+    assert len(lines) == 3
+    # The leaky script is named with what it left changed; the course style is no leak.
+    assert "LEAKED" in lines[0] and "floatx" in lines[0] and "lines.linewidth" in lines[0]
+    assert "LEAKED" not in lines[1]
+    clean_record = json.loads(
+        (tmp_path / "out" / tmp_path.name / "02_clean" / "summary.json").read_text()
+    )
+    # Run after the leaky script, the clean one saw a fresh process: float32, a fresh session
+    # (the first Dense layer is named "dense" again).
+    assert clean_record["summary"] == {"floatx": "float32", "layer": "dense"}
+    assert clean_record["figures"] == ["02_clean_fig1.png"]
+
+
+def test_same_process_reports_a_missing_script_before_running_any(tmp_path):
+    script = tmp_path / "01_tiny.py"
+    script.write_text(TINY_SCRIPT)
+    result = python_m_run("--same-process", script, tmp_path / "nope.py", cwd=tmp_path)
+    assert result.returncode == 2 and "nope.py" in result.stderr
+    assert not (tmp_path / "figures").exists()
+
+
+def test_script_server_runs_scripts_and_survives_a_failure(tmp_path):
+    tiny, broken = tmp_path / "01_tiny.py", tmp_path / "02_broken.py"
+    tiny.write_text(TINY_SCRIPT)
+    broken.write_text("raise ValueError('the lesson broke here')\n")
+    with runner.ScriptServer() as server:
+        record = server.run(tiny, out=tmp_path / "a", smoke=True, seed=5)
+        assert record["summary"]["seed"] == 5 and record["leaked"] == []
+        with pytest.raises(RuntimeError, match="the lesson broke here"):
+            server.run(broken, out=tmp_path / "b")
+        # The same process goes on with the next script.
+        assert server.run(tiny, out=tmp_path / "c")["summary"]["seed"] == 0
+
+
+def test_script_server_times_out_and_restarts(tmp_path):
+    slow = tmp_path / "01_slow.py"
+    slow.write_text("import time\ntime.sleep(60)\n")
+    tiny = tmp_path / "02_tiny.py"
+    tiny.write_text(TINY_SCRIPT)
+    with runner.ScriptServer() as server:
+        with pytest.raises(RuntimeError, match="timed out after 2 s"):
+            server.run(slow, out=tmp_path / "a", timeout=2)
+        assert server.run(tiny, out=tmp_path / "b", smoke=True)["summary"]["smoke"] is True

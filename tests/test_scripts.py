@@ -70,9 +70,27 @@ def test_script_follows_the_contract(path):
     assert "savefig" not in source, "scripts write no files; the runner saves shown figures"
 
 
+# The smoke runs share one process per test worker (Keras imported once, as in a notebook
+# kernel); the first script of every folder also runs in a fresh process, as
+# `python -m common.run PATH` does, so that path stays covered.
+FRESH = sorted({min(p for p in SCRIPTS if p.parent == path.parent) for path in SCRIPTS})
+
+
+def assert_same_summary(shared: dict, fresh: dict) -> None:
+    """Equal SUMMARYs: the same keys, and the same values (floats to float32 rounding)."""
+    assert shared.keys() == fresh.keys()
+    for key, value in fresh.items():
+        if isinstance(value, float) and not isinstance(shared[key], bool):
+            # Identical arithmetic gives identical numbers; the tolerance is float32's unit
+            # roundoff (2**-24 ~ 6e-8) times a few, for a reduction summed in another order.
+            assert shared[key] == pytest.approx(value, rel=4 * 2**-24, abs=1e-12), key
+        else:
+            assert shared[key] == value, key
+
+
 @pytest.mark.parametrize("path", SCRIPTS, ids=script_id)
 def test_script_smoke_runs(path, run_script):
-    record = run_script(path, smoke=True)
+    record = run_script(path, smoke=True, fresh=path in FRESH)
     assert record["figures"], "the script showed no figure"
     for name in record["figures"]:
         assert (record["out"] / name).stat().st_size > 10_000, f"{name} looks empty"
@@ -85,6 +103,17 @@ def test_script_smoke_runs(path, run_script):
     # The script wrote nothing but figures: its working directory holds only runner output.
     written = record["written"]
     assert not written, f"the script wrote into its working directory: {written}"
+    # Run in a shared process, the script left no process-wide setting changed.
+    assert not record.get("leaked"), f"the script changed and did not restore: {record['leaked']}"
+
+
+@pytest.mark.parametrize("path", FRESH, ids=script_id)
+def test_same_summary_in_a_shared_process(path, run_script):
+    """Run after other scripts in one process, a script gives its fresh-process SUMMARY."""
+    fresh = run_script(path, smoke=True, fresh=True)
+    shared = run_script(path, smoke=True, fresh=False)
+    assert_same_summary(shared["summary"], fresh["summary"])
+    assert shared["figures"] == fresh["figures"]
 
 
 REPRODUCED = [
