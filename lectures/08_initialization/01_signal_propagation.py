@@ -16,7 +16,9 @@ finite width drifts from it by a random factor.
 
 Try:
 - Set `WIDTH = 1024`: the fan of single networks in the zoom narrows (log-variance ~ L/n).
-- Set `NETWORKS = 8`: the He/ReLU mean itself starts to wander.
+  (The networks are then drawn one at a time to stay within `MAX_CHUNK_BYTES`; it takes a
+  minute or two.)
+- Set `NETWORKS = 8`, then `NETWORKS = 1`: the He/ReLU mean itself starts to wander.
 - Set `INPUT_STD = 3`: which tanh curves change, and which forget the input scale?
 """
 
@@ -43,6 +45,7 @@ DEPTH = 10 if SMOKE else 50  # layers
 WIDTH = 64 if SMOKE else 256  # units per layer (and input dimension: every layer is square)
 NETWORKS = 4 if SMOKE else 32  # independent random networks per initializer
 CHUNK = 4 if SMOKE else 8  # networks drawn and run together (bounds the memory)
+MAX_CHUNK_BYTES = 500e6  # the random matrices of one chunk take DEPTH * CHUNK * WIDTH^2 * 8 bytes
 BATCH = 8  # Gaussian inputs per network
 INPUT_STD = 1.0  # inputs x ~ N(0, INPUT_STD^2 I)
 DTYPE = "float64"  # N(0, 1) with ReLU reaches 1e100: beyond float32
@@ -148,12 +151,16 @@ def propagate(base, x, r, phi, dphi):
 
 
 seed = keras.random.SeedGenerator(SEED)  # each call draws new numbers
+# At most NETWORKS networks per chunk, and few enough to stay within MAX_CHUNK_BYTES (a wider
+# network is run in smaller chunks; the last chunk may be smaller).
+chunk = max(1, min(CHUNK, NETWORKS, int(MAX_CHUNK_BYTES // (8 * DEPTH * WIDTH**2))))
 sums = {act: ([], []) for act in ACTIVATIONS}
-for start in range(0, NETWORKS, CHUNK):
+for start in range(0, NETWORKS, chunk):
+    size = min(chunk, NETWORKS - start)
     base = [
-        ops.cast(keras.random.normal((CHUNK, WIDTH, WIDTH), seed=seed), DTYPE) for _ in range(DEPTH)
+        ops.cast(keras.random.normal((size, WIDTH, WIDTH), seed=seed), DTYPE) for _ in range(DEPTH)
     ]
-    rows = slice(start, start + CHUNK)
+    rows = slice(start, start + size)
     for act, (phi, dphi) in ACTIVATIONS.items():
         z_sq, d_sq = propagate(
             base,
@@ -262,7 +269,8 @@ devs_g = {key: np.abs(np.log10(var_g[key] / p[1])).max() for key, p in predicted
 dev_z = max(devs_z.values())
 dev_g = max(value for key, value in devs_g.items() if key != ("N(0, 1)", "tanh"))
 he_single = single_z["He", "relu"][-1] / single_z["He", "relu"][0]
-he_log_var = np.var(np.log(he_single), ddof=1)  # grows in proportion to DEPTH / WIDTH
+# Var[ln ratio] over the single networks grows in proportion to DEPTH / WIDTH
+he_log_var = np.var(np.log(he_single), ddof=1) if NETWORKS > 1 else float("nan")
 print(
     f"{'':12s} {'activation':>10s} {'Var[z_L]/Var[z_1]':>18s} {'predicted':>10s}"
     f" {'Var[d_1]/Var[d_L]':>18s} {'log10 dev z':>12s} {'log10 dev d':>12s}"

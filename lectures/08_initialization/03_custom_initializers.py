@@ -22,6 +22,7 @@ Try:
 # %%
 import math
 import os
+import random
 import tempfile
 
 import common.quiet  # noqa: F401  (hides TensorFlow's start-up log lines)
@@ -91,55 +92,68 @@ def truncated_normal(shape, stddev, seed, dtype):
 # ## The initializer classes
 # An initializer is a callable `(shape, dtype) -> tensor`. `get_config` returns the constructor
 # arguments, so that Keras can write the initializer into a saved model and build it again on
-# loading; the decorator registers the class under the name `mma440>ClassName`. An integer
-# `seed` gives the same numbers on every call, `seed=None` new ones (as in Keras).
+# loading; the decorator registers the class under the name `mma440>ClassName`.
+#
+# Seeds follow Keras 3: an integer `seed` gives the same numbers on every call, and so does
+# `seed=None`. An unseeded Keras initializer draws one seed when it is created (from Python's
+# `random`, which `keras.utils.set_random_seed` seeds) and keeps it, so every call of one
+# instance returns the same tensor, two instances return different ones, and the whole script
+# is reproducible. `MyInitializer` below does the same; `get_config` stores the seed the user
+# gave (None), as Keras does.
 
 
 # %%
-@keras.saving.register_keras_serializable(package="mma440")
-class MyGlorotUniform(keras.initializers.Initializer):
-    """U[-a, a] with a = sqrt(6 / (fan_in + fan_out)): variance 2 / (fan_in + fan_out)."""
+class MyInitializer(keras.initializers.Initializer):
+    """The seed handling the three initializers share (Keras 3's rule, see above)."""
 
     def __init__(self, seed=None):
-        self.seed = seed
+        self.seed = seed  # what the user gave: an integer or None
+        # the seed every call uses: the given one, or one drawn now and kept
+        self.call_seed = seed if seed is not None else random.randint(1, 10**9)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="mma440")
+class MyGlorotUniform(MyInitializer):
+    """U[-a, a] with a = sqrt(6 / (fan_in + fan_out)): variance 2 / (fan_in + fan_out)."""
 
     def __call__(self, shape, dtype=None):
         fan_in, fan_out = fans(shape)
         limit = math.sqrt(6 / (fan_in + fan_out))
-        return keras.random.uniform(shape, -limit, limit, seed=self.seed, dtype=dtype)
-
-    def get_config(self):
-        return {"seed": self.seed}
+        return keras.random.uniform(shape, -limit, limit, seed=self.call_seed, dtype=dtype)
 
 
 @keras.saving.register_keras_serializable(package="mma440")
-class MyGlorotNormal(keras.initializers.Initializer):
+class MyGlorotNormal(MyInitializer):
     """Truncated normal with variance 2 / (fan_in + fan_out)."""
-
-    def __init__(self, seed=None):
-        self.seed = seed
 
     def __call__(self, shape, dtype=None):
         fan_in, fan_out = fans(shape)
-        return truncated_normal(shape, math.sqrt(2 / (fan_in + fan_out)), self.seed, dtype)
-
-    def get_config(self):
-        return {"seed": self.seed}
+        return truncated_normal(shape, math.sqrt(2 / (fan_in + fan_out)), self.call_seed, dtype)
 
 
 @keras.saving.register_keras_serializable(package="mma440")
-class MyHeNormal(keras.initializers.Initializer):
+class MyHeNormal(MyInitializer):
     """Truncated normal with variance 2 / fan_in."""
-
-    def __init__(self, seed=None):
-        self.seed = seed
 
     def __call__(self, shape, dtype=None):
         fan_in, _ = fans(shape)
-        return truncated_normal(shape, math.sqrt(2 / fan_in), self.seed, dtype)
+        return truncated_normal(shape, math.sqrt(2 / fan_in), self.call_seed, dtype)
 
-    def get_config(self):
-        return {"seed": self.seed}
+
+# The seed rule, for ours and for Keras': one unseeded instance called twice, and two instances.
+keras.utils.set_random_seed(SEED)
+seed_rule = {}
+for label, make in (("ours", MyGlorotUniform), ("keras", keras.initializers.GlorotUniform)):
+    first, second = make(), make()
+    a, b, c = (np.asarray(init((4, 4))) for init in (first, first, second))
+    seed_rule[label] = (bool(np.array_equal(a, b)), bool(not np.array_equal(a, c)))
+    print(
+        f"unseeded, {label}: same numbers on every call {seed_rule[label][0]}, "
+        f"different instances differ {seed_rule[label][1]}"
+    )
 
 
 # %% [markdown]
@@ -288,5 +302,8 @@ for name, result in results.items():
 SUMMARY["ks_pvalue_untruncated"] = float(power_pvalue)
 SUMMARY["reload_max_abs_diff"] = reload_max_abs_diff
 SUMMARY["initializers_restored"] = bool(initializers_restored)
+for label, (repeats, differ) in seed_rule.items():
+    SUMMARY[f"unseeded_repeats_{label}"] = repeats
+    SUMMARY[f"unseeded_instances_differ_{label}"] = differ
 for key, value in SUMMARY.items():
     print(f"{key:>34s}: {value:.4g}" if isinstance(value, float) else f"{key:>34s}: {value}")

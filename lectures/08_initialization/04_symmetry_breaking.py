@@ -98,6 +98,8 @@ histories, kernels = {}, {}
 for name, initializer in INITIALIZERS.items():
     keras.utils.set_random_seed(SEED)
     model = build_model(initializer)
+    # model.fit(split.x_train, split.y_train, epochs=EPOCHS, batch_size=len(split.x_train),
+    #           validation_data=(split.x_val, split.y_val)), validated every EVERY epochs
     histories[name] = fit_fast(
         model,
         split.x_train,

@@ -3,8 +3,10 @@ Deep ReLU training: the initialization decides whether the network trains at all
 ================================================================================
 
 A 30-layer ReLU MLP trained on the digits with plain SGD, once from Glorot's and once from He's
-initialization (after He et al., 2015, Figure 3). Same data, seed, learning rate and schedule:
-only the weight variance differs, 2/(n_in + n_out) against 2/n_in.
+initialization (after He et al., 2015, Figure 3). Same data, seed, learning rate and batches;
+the initializers differ in the weight variance, 2/(n_in + n_out) against 2/n_in, and in the
+distribution (uniform against truncated normal); the variance recursion below sees only the
+variance.
 
 Left: the training loss against the epoch. From He's start the loss falls by orders of
 magnitude; from Glorot's it stays at log(10), the loss of a uniform guess over the 10 classes,
@@ -17,6 +19,7 @@ Try:
 - Set `DEPTH = 10`: does Glorot's network train now? (He et al.'s 22-layer model did.)
 - Double `LEARNING_RATE` for Glorot only: can a bigger step make up for the lost signal?
 - Replace `SGD` by `Adam`: its per-coordinate scaling undoes part of the vanishing gradient.
+- Use "he_uniform" instead of "he_normal": does the shape of the distribution matter?
 """
 
 # %%
@@ -108,6 +111,8 @@ for name, initializer in INITIALIZERS.items():
     keras.utils.set_random_seed(SEED)
     model = build_model(initializer)
     signal[name] = activation_mean_squares(model, x_train)
+    # model.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0), with the
+    # training loss recorded as its mean over every EVERY epochs
     histories[name] = fit_fast(
         model, x_train, y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, every=EVERY, seed=SEED
     )
