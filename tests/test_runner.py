@@ -165,7 +165,8 @@ def test_lock_file_pins_every_dependency():
 def test_ci_runs_what_the_readme_says():
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
-    for command in ("ruff check .", "ruff format --check .", "pytest", "pytest -m claims"):
+    commands = ("ruff check .", "ruff format --check .", "pytest", "pytest -m claims")
+    for command in (*commands, "pytest -m isolation"):
         assert command in ci, f".ci/run does not run `{command}`"
         assert command in readme, f"README does not document `{command}`"
     assert "requirements.lock" in ci
