@@ -1,0 +1,144 @@
+"""`python -m common.export`: standalone copies of the scripts, for homework.
+
+Quick tier: every script's copy compiles, passes ruff with the project's settings and imports
+nothing from `common`; the first script of every folder runs as a copy, in smoke mode, in a
+Python that cannot import `common`, and gives the original's SUMMARY; bad input gives one
+message and writes nothing. Claims tier: every script does the same.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+
+from common import export
+
+import pytest
+
+from .conftest import ROOT, SCRIPT_ENV, SCRIPTS, script_id
+from .test_scripts import FRESH, assert_same_summary
+
+# Runs a copied script as __main__ with figures discarded, in a Python where `import common`
+# fails, and prints its SUMMARY as JSON on the last line.
+RUN_COPY = """
+import json, runpy, sys
+sys.modules["common"] = None  # the copy must not need the course repository
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+plt.show = lambda *args, **kwargs: None
+namespace = runpy.run_path(sys.argv[1], run_name="__main__")
+print("SUMMARY=" + json.dumps(namespace["SUMMARY"]))
+"""
+
+
+def export_to(path, out):
+    return subprocess.run(
+        [sys.executable, "-m", "common.export", str(path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=out.parent,
+        timeout=60,
+    )
+
+
+def imports_of(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=script_id)
+def test_export_is_standalone_and_clean(path, tmp_path):
+    out = tmp_path / path.name
+    result = export_to(path, out)
+    assert result.returncode == 0, result.stderr
+    tree = ast.parse(out.read_text())
+    assert not {name for name in imports_of(tree) if name.split(".")[0] == "common"}
+    text = out.read_text()
+    assert f"# {path.relative_to(ROOT).as_posix()}\n" in text  # where it came from
+    assert "Tested with Python" in text
+    if "from common" in path.read_text():
+        assert export.HELPERS_TITLE in text
+    # The copy keeps the original's docstring and SUMMARY.
+    assert ast.get_docstring(tree) == ast.get_docstring(ast.parse(path.read_text()))
+    ruff = shutil.which("ruff")
+    assert ruff, "ruff is part of the [test] extra"
+    config = str(ROOT / "pyproject.toml")
+    for command in (["check"], ["format", "--check"]):
+        lint = subprocess.run(
+            [ruff, *command, "--config", config, str(out)], capture_output=True, text=True
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def run_copy(path, tmp_path, smoke: bool = True) -> dict:
+    out = tmp_path / "copy" / path.name
+    out.parent.mkdir(parents=True)
+    assert export_to(path, out).returncode == 0
+    work = tmp_path / "work"  # outside the repository
+    work.mkdir()
+    runner = tmp_path / "run_copy.py"
+    runner.write_text(RUN_COPY)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MMA440_SMOKE": "1" if smoke else "0",
+        "MPLBACKEND": "Agg",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "MMA440_OUTPUT_DIR": str(tmp_path / "outputs"),
+        **SCRIPT_ENV,
+    }
+    # -I: no PYTHONPATH, no user site, no script folder on sys.path.
+    result = subprocess.run(
+        [sys.executable, "-I", str(runner), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1].removeprefix("SUMMARY="))
+
+
+@pytest.mark.parametrize("path", FRESH, ids=script_id)
+def test_export_runs_without_the_repository(path, tmp_path, run_script):
+    assert_same_summary(run_copy(path, tmp_path), run_script(path, smoke=True)["summary"])
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("path", SCRIPTS, ids=script_id)
+def test_every_export_runs_without_the_repository(path, tmp_path, run_script):
+    assert_same_summary(run_copy(path, tmp_path), run_script(path, smoke=True)["summary"])
+
+
+def test_export_refuses_a_file_that_is_not_a_script(tmp_path):
+    stray = tmp_path / "01_stray.py"
+    stray.write_text("print('hello')\n")
+    result = export_to(stray, tmp_path / "out.py")
+    assert result.returncode == 2
+    assert "is not a script of this repository" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out.py").exists()
+
+
+def test_export_keeps_an_existing_file_without_force(tmp_path):
+    out = tmp_path / "mine.py"
+    out.write_text("my homework\n")
+    result = export_to(SCRIPTS[0], out)
+    assert result.returncode == 2 and "--force" in result.stderr
+    assert out.read_text() == "my homework\n"
+
+
+def test_export_names_a_common_import_it_cannot_resolve():
+    with pytest.raises(export.ExportError, match=r"'no_such_helper'.*common\.data does not"):
+        export.Closure().add("common.data", "no_such_helper", "01_x.py")
+    with pytest.raises(export.ExportError, match=r"no module common\.nowhere"):
+        export.Closure().add("common.nowhere", "x", "01_x.py")
