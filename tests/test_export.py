@@ -142,3 +142,46 @@ def test_export_names_a_common_import_it_cannot_resolve():
         export.Closure().add("common.data", "no_such_helper", "01_x.py")
     with pytest.raises(export.ExportError, match=r"no module common\.nowhere"):
         export.Closure().add("common.nowhere", "x", "01_x.py")
+
+
+# Run before the notebook's own cells: no `common`, smoke mode, figures to files only.
+NOTEBOOK_SETUP = """
+import os, sys
+sys.modules["common"] = None  # the notebook must not need the course repository
+os.environ.update({"MMA440_SMOKE": "1", "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3"})
+import matplotlib
+matplotlib.use("Agg")
+"""
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("path", FRESH, ids=script_id)
+def test_notebook_export_runs_in_a_fresh_kernel(path, tmp_path, run_script):
+    import nbclient
+    import nbformat
+
+    out = tmp_path / f"{path.stem}.ipynb"
+    result = subprocess.run(
+        [sys.executable, "-m", "common.export", str(path), "--notebook", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    notebook = nbformat.read(out, as_version=4)
+    kinds = {cell.cell_type for cell in notebook.cells}
+    assert kinds == {"markdown", "code"}, kinds
+    # The markdown cells are the script's `# %% [markdown]` cells, not comments in code.
+    assert any(export.HELPERS_TITLE in cell.source for cell in notebook.cells)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(NOTEBOOK_SETUP))
+    notebook.cells.append(
+        nbformat.v4.new_code_cell("import json\nprint('SUMMARY=' + json.dumps(SUMMARY))")
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": work}}
+    ).execute()
+    printed = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
+    summary = json.loads(printed.strip().splitlines()[-1].removeprefix("SUMMARY="))
+    assert_same_summary(summary, run_script(path, smoke=True)["summary"])
