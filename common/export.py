@@ -322,6 +322,20 @@ def to_notebook(text: str) -> str:
             "--notebook needs Jupytext: pip install jupytext (or the project's [test] extra)"
         ) from error
     notebook = jupytext.reads(text, fmt="py:percent")
+    first = notebook.cells[0] if notebook.cells else None
+    if first is not None and first.cell_type == "code":
+        # The module docstring (and the export's header) open the notebook as Markdown: the
+        # title as its heading, then the text. A code cell would just echo the string.
+        tree = ast.parse(first.source)
+        docstring = ast.get_docstring(tree)
+        if docstring and len(tree.body) == 1:
+            title, _, rest = docstring.partition("\n")
+            body = rest.lstrip("=").strip()
+            header = [line[2:] for line in first.source.splitlines() if line.startswith("# ")]
+            first.cell_type = "markdown"
+            first.source = f"# {title.strip()}\n\n{body}\n\n*{' '.join(header)}*"
+            first.pop("outputs", None)
+            first.pop("execution_count", None)
     notebook.metadata["kernelspec"] = {
         "display_name": "Python 3",
         "language": "python",
