@@ -333,7 +333,8 @@ def to_notebook(text: str) -> str:
             body = rest.lstrip("=").strip()
             header = [line[2:] for line in first.source.splitlines() if line.startswith("# ")]
             first.cell_type = "markdown"
-            first.source = f"# {title.strip()}\n\n{body}\n\n*{' '.join(header)}*"
+            note = "  \n".join(header)  # two spaces: a Markdown line break
+            first.source = f"# {title.strip()}\n\n{body}\n\n{note}"
             first.pop("outputs", None)
             first.pop("execution_count", None)
     notebook.metadata["kernelspec"] = {
