@@ -11,8 +11,10 @@ the loss against the step. Look for: plain SGD creeping along the flat direction
 while momentum overshoots, rings down and arrives first; everybody entering Rosenbrock's valley
 fast and then crawling along it; on the saddle, every run started exactly on the x-axis sliding
 into the saddle point (the y-gradient is exactly zero there), while runs started 1e-3 off the
-axis escape; RMSprop and Adam taking steps of about the learning rate whatever the size of
-the gradient.
+axis escape. The adaptive methods take first steps that do not depend on the size of the
+gradient: Adam's is the learning rate eta in every coordinate, RMSprop's eta / sqrt(1 - rho) =
+3.16 eta (its average of g^2 starts at 0 and holds only (1 - rho) g^2 after one step), as long
+as g^2 is large against their epsilon.
 
 Try:
 - Set `MOMENTUM = 0.95`: on the quadratic, does momentum still win? (Compare sqrt(m) with
@@ -167,6 +169,15 @@ print(f"largest gradient error against central differences: {grad_error:.1e}")
 # - RMSprop: $s \leftarrow \rho s + (1-\rho) g^2,\;
 #   w \leftarrow w - \eta g / \sqrt{s + \epsilon}$
 # - Adam: see script 02 for the full rule with its bias correction.
+#
+# The first step shows how differently the two adaptive methods are normalized. RMSprop starts
+# from $s = 0$, so after one step $s = (1-\rho) g^2$ and it moves by
+# $\eta\, g/\sqrt{(1-\rho) g^2 + \epsilon} \approx \eta/\sqrt{1-\rho} = 3.16\,\eta$ (for
+# $\rho = 0.9$) in every coordinate with $g^2 \gg \epsilon/(1-\rho) = 10^{-6}$. Adam's bias
+# correction removes that factor: its first step is
+# $\eta\, |g|/(|g| + \epsilon/\sqrt{1-\beta_2}) \approx \eta$ for $|g| \gg 3 \cdot 10^{-6}$.
+# Both formulas are checked below on every coordinate of every start, with gradients from
+# $10^{-3}$ to $10^{2}$.
 
 
 # %%
@@ -196,6 +207,33 @@ for function_name, (_, grad, start, _) in LANDSCAPES.items():
     for name, rate in zip(OPTIMIZERS, RATES[function_name], strict=True):
         paths[function_name, name] = run(make_optimizer(name, rate), grad, start, STEPS)
 
+# The first step of each adaptive method in units of its rate, per coordinate, on every
+# landscape (gradients from about 1e-3 to 1e2), against the formulas of the markdown cell:
+# Adam |g| / (|g| + eps / sqrt(1 - beta_2)), RMSprop |g| / sqrt((1 - rho) g^2 + eps).
+first_gradients = np.concatenate(
+    [grad(np.asarray(start)).ravel() for _, grad, start, _ in LANDSCAPES.values()]
+)
+moving = first_gradients != 0  # coordinates with a zero gradient (the saddle axis) stay put
+adam, rmsprop = keras.optimizers.Adam(), keras.optimizers.RMSprop()
+g_abs = np.abs(first_gradients[moving])
+first_step_formula = {
+    "Adam": g_abs / (g_abs + adam.epsilon / np.sqrt(1 - adam.beta_2)),
+    "RMSprop": g_abs / np.sqrt((1 - rmsprop.rho) * g_abs**2 + rmsprop.epsilon),
+}
+first_step_error, first_step_range = {}, {}
+for name, formula in first_step_formula.items():
+    rates = {f: RATES[f][OPTIMIZERS.index(name)] for f in LANDSCAPES}
+    measured = np.concatenate(
+        [np.abs(paths[f, name][1] - paths[f, name][0]).ravel() / rates[f] for f in LANDSCAPES]
+    )[moving]
+    first_step_error[name] = float(np.max(np.abs(measured / formula - 1)))
+    first_step_range[name] = (float(measured.min()), float(measured.max()))
+    print(
+        f"{name} first step / rate: {measured.min():.5f} to {measured.max():.5f} for |g| from "
+        f"{g_abs.min():.1e} to {g_abs.max():.1e}; largest relative error against the formula "
+        f"{first_step_error[name]:.1e}"
+    )
+
 # %% [markdown]
 # ## What the runs say
 # On the quadratic we count the steps until $f(w_t) \le$ `TOLERANCE` $\cdot f(w_0)$ from then
@@ -203,6 +241,11 @@ for function_name, (_, grad, start, _) in LANDSCAPES.items():
 # same rate $\eta = 0.9/L$, plain SGD shrinks the flat direction by $1 - \eta\mu = 0.955$
 # per step; with momentum $m = 0.8$ every direction shrinks like $\sqrt{m} \approx 0.89$
 # (script 03 derives this), so momentum should need about half the steps.
+#
+# On the saddle, plain GD multiplies $x$ by $1 - 2\eta = 0.9$ and $y$ by $1 + 2\eta = 1.1$ per
+# step: from the axis it ends at $0.9^{100} x_0 \approx 3 \cdot 10^{-5}$ (so $f = x^2$ decays
+# from $x_0^2 \in [1, 2.25]$ to 0), from $\delta$ off the axis $|y|$ grows to
+# $1.1^{100} |\delta| \approx 1.4 \cdot 10^4 |\delta|$. Both are checked to float32 rounding.
 
 
 # %%
@@ -220,6 +263,11 @@ print("steps to tolerance on the quadratic:", steps_needed)
 on_axis = paths["saddle", "SGD"][:, 0]
 off_axis = paths["saddle", "SGD"][:, 1]
 escaped = np.nonzero(np.abs(off_axis[:, 1]) > 1.0)[0]
+# Plain GD on x^2 - y^2 multiplies x by 1 - 2 eta and y by 1 + 2 eta in every step.
+eta_saddle = RATES["saddle"][0]
+axis_vs_theory = np.hypot(*on_axis[-1]) / (x_saddle * (1 - 2 * eta_saddle) ** STEPS) - 1
+escape_vs_theory = abs(off_axis[-1, 1]) / (abs(delta) * (1 + 2 * eta_saddle) ** STEPS) - 1
+axis_final_f = [saddle(paths["saddle", name][-1, 0]) / saddle(on_axis[0]) for name in OPTIMIZERS]
 axis_runs_stay_on_axis = all(np.all(paths["saddle", name][:, 0, 1] == 0.0) for name in OPTIMIZERS)
 print(f"saddle, SGD from the axis: final distance to the saddle {np.hypot(*on_axis[-1]):.1e}")
 print(f"saddle, SGD from {delta:+.1e} off the axis: final |y| = {abs(off_axis[-1, 1]):.3g}")
@@ -280,7 +328,7 @@ for name in ("SGD", "momentum"):
 ax.set_title(f"steps to tolerance: SGD {steps_needed['SGD']}, momentum {steps_needed['momentum']}")
 ax.set_ylim(1e-8, None)
 axes[1, 1].set_title("fast into the valley, slow along it")
-axes[1, 2].set(ylim=(-4, 3), ylabel="f(w)", title="dashed (from the axis): stuck at f = 0")
+axes[1, 2].set(ylim=(-4, 3), ylabel="f(w)", title="dashed (from the axis): f = x² decays to 0")
 axes[1, 3].set_title("Adam still ringing after 100 steps")
 fig.suptitle(f"Six Keras optimizers, {STEPS} steps each, on four landscapes (★ minimum)")
 plt.show()
@@ -296,7 +344,16 @@ SUMMARY = {
     "quadratic_steps_momentum": steps_needed["momentum"],
     "quadratic_steps_nesterov": steps_needed["Nesterov"],
     "quadratic_steps_adam": steps_needed["Adam"],
+    "first_step_error_adam": first_step_error["Adam"],
+    "first_step_error_rmsprop": first_step_error["RMSprop"],
+    "first_step_over_rate_adam_min": first_step_range["Adam"][0],
+    "first_step_over_rate_adam_max": first_step_range["Adam"][1],
+    "first_step_over_rate_rmsprop_min": first_step_range["RMSprop"][0],
+    "first_step_over_rate_rmsprop_max": first_step_range["RMSprop"][1],
     "saddle_axis_final_distance": float(np.hypot(*on_axis[-1])),
+    "saddle_axis_sgd_relative_error": float(axis_vs_theory),
+    "saddle_escape_sgd_relative_error": float(escape_vs_theory),
+    "saddle_axis_largest_final_f_over_f0": float(max(axis_final_f)),
     "saddle_axis_runs_stay_on_axis": bool(axis_runs_stay_on_axis),
     "saddle_perturbation": float(delta),
     "saddle_perturbed_final_abs_y": float(abs(off_axis[-1, 1])),

@@ -4,8 +4,9 @@ Optimizers from scratch: momentum, Nesterov, RMSprop and Adam as Keras subclasse
 
 Four update rules written out as subclasses of `keras.optimizers.Optimizer`, each next to its
 formula, train the same small network on the same mini-batches as Keras' built-in optimizers;
-after 100 steps the weights agree to float32 rounding. Decoupled weight decay, written out by
-hand, matches Keras' `weight_decay=` argument (SGD) and `keras.optimizers.AdamW` the same way.
+after 100 steps the weights agree bit for bit (Adam to float32 rounding: Keras writes its
+moment averages as a + (1 - beta)(g - a)). Decoupled weight decay, written out by hand,
+matches Keras' `weight_decay=` argument (SGD) and `keras.optimizers.AdamW` the same way.
 
 The figure shows, left, the training loss of every pair against the step (built-in solid,
 from scratch dashed: the curves lie on top of each other) and, right, the largest difference
@@ -62,9 +63,14 @@ WEIGHT_DECAY = 0.1  # lambda in w <- w - lr * lambda * w (large, so that its eff
 # correction is folded into the step size, so that its $\epsilon$ is the paper's
 # $\hat\epsilon$ (equivalently $\epsilon / \sqrt{1-\beta_2^t}$ next to $\sqrt{\hat b}$).
 #
-# Decoupled weight decay (Loshchilov and Hutter) shrinks the weights before the update,
-# $w \leftarrow w - \eta \lambda w$, instead of adding $\frac\lambda2\|w\|^2$ to the loss;
-# for Adam the two differ, because a penalty's gradient would be divided by $\sqrt{b}$ too.
+# Decoupled weight decay shrinks the weights directly instead of adding
+# $\frac\lambda2\|w\|^2$ to the loss; for Adam the two differ, because a penalty's gradient
+# would be divided by $\sqrt{b}$ too. Keras (`weight_decay=`, `AdamW`) shrinks before the update
+# by $w \leftarrow w - \eta \lambda w$ with the full learning rate $\eta$ (PyTorch's `AdamW`
+# does the same). Loshchilov and Hutter (2019) write the step as
+# $w \leftarrow w - \eta_t(\alpha\,\hat a/(\sqrt{\hat b}+\epsilon) + \lambda w)$, with base rate
+# $\alpha$ and schedule multiplier $\eta_t$: their decay follows the schedule but not $\alpha$,
+# so their $\lambda$ is Keras' $\alpha\lambda$. The code below is Keras' convention.
 #
 # A subclass of `keras.optimizers.Optimizer` implements `build` (one state variable per
 # weight, created with `add_variable_from_reference`) and `update_step` (one weight at a

@@ -4,8 +4,9 @@ The learning rate: too small, good, too large; a range test; schedules
 
 One regression task, one network, plain SGD: a learning-rate range test (the loss while the
 rate grows exponentially, step by step) suggests a rate; that rate trains the network well, a
-rate 100 times smaller barely moves it, and a rate far beyond the edge of stability sends the
-loss to infinity, which `keras.callbacks.TerminateOnNaN` catches and stops cleanly.
+rate 100 times smaller is still far behind after the same number of epochs, and a rate far
+beyond the edge of stability sends the loss to infinity, which
+`keras.callbacks.TerminateOnNaN` catches and stops cleanly.
 
 The figure shows: top left, the training loss against the epoch for the three rates (the
 diverging run ends where it was stopped); top right, the range test, the loss against the rate
@@ -15,8 +16,9 @@ bottom right, the training loss with each schedule next to the constant rate.
 
 Try:
 - Suggest the rate at the steepest descent of the range-test curve instead of minimum / 10.
-- Raise the warm-up peak to 3 times the suggested rate: does warm-up keep it stable where a
-  constant rate of that size is not?
+- Set `peak = 3 * rate_at_minimum` (the schedules already peak at `rate_at_minimum`, ten
+  times the suggested rate): does warm-up keep it stable where a constant rate of that size,
+  or the cosine schedule without warm-up, is not?
 - Switch to `keras.optimizers.Adam` and redo the range test: where does its edge lie?
 """
 

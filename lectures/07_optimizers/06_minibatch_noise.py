@@ -6,6 +6,7 @@ The gradient of a random mini-batch of B digits scatters around the full-batch g
 total variance that falls like 1/B (a straight line of slope -1 on log-log axes), times the
 finite-population correction (N - B) / (N - 1), because Keras' mini-batches are drawn without
 replacement from N training examples.
+Needs the TensorFlow backend: the per-example gradients come from `tf.GradientTape.jacobian`.
 
 The figure shows, left, the measured variance E||g_B - g||^2 against the batch size B for the
 network at initialization and after training (markers), the formula sigma^2 / B times the
@@ -118,10 +119,11 @@ rng = np.random.default_rng(SEED)
 
 
 def measure(gradients, replace):
-    """Return the measured E||g_B - g||^2 per batch size, sigma^2 and ||g||^2."""
+    """Return the measured E||g_B - g||^2 per batch size, sigma^2, ||g||^2, and the standard
+    error of each measured E||g_B - g||^2 (the spread of its terms over sqrt(their number))."""
     full = gradients.mean(axis=0)
     centered = gradients - full  # g_i - g
-    variance = []
+    variance, standard_error = [], []
     for b in BATCH_SIZES:
         k = n // b  # batches per pass
         squared_norms = []
@@ -129,9 +131,11 @@ def measure(gradients, replace):
             order = rng.choice(n, n, replace=replace)  # a permutation when replace=False
             batch_means = centered[order[: k * b]].reshape(k, b, -1).mean(axis=1)  # g_S - g
             squared_norms.append(np.sum(batch_means**2, axis=1))
-        variance.append(np.mean(np.concatenate(squared_norms)))
+        squared_norms = np.concatenate(squared_norms)
+        variance.append(np.mean(squared_norms))
+        standard_error.append(np.std(squared_norms, ddof=1) / np.sqrt(len(squared_norms)))
     spread = float(np.mean(np.sum(centered**2, axis=1)))  # sigma^2
-    return np.array(variance), spread, float(np.sum(full**2))
+    return np.array(variance), spread, float(np.sum(full**2)), np.array(standard_error)
 
 
 batch_sizes = np.array(BATCH_SIZES, dtype=float)
@@ -145,6 +149,7 @@ tape_check = float(
 print(f"mean of per-example gradients vs batch gradient: max difference {tape_check:.1e}")
 results["at initialization"] = measure(gradients, replace=False)
 
+# model.fit(x, y, epochs=TRAIN_EPOCHS, batch_size=64, verbose=0), in one compiled call
 fit_fast(model, x, y, epochs=TRAIN_EPOCHS, batch_size=64, every=TRAIN_EPOCHS, seed=SEED)
 gradients = per_example_gradients()
 results[f"after {TRAIN_EPOCHS} epochs of Adam"] = measure(gradients, replace=False)
@@ -153,27 +158,40 @@ with_replacement = measure(gradients, replace=True)
 # %% [markdown]
 # ## The slope
 # A least-squares line through $(\log B, \log \mathbb E\|g_S - g\|^2)$ for $B$ in
-# `FIT_RANGE`, where the correction is at least 0.94; and the largest relative deviation of the
+# `FIT_RANGE`, where the correction is at least 0.94; and the largest deviation of the
 # measurement from the formula for $B \le$ `CHECK_MAX_B` (for larger $B$ a pass holds only a
-# few batches, and the estimate itself is noisy).
+# few batches, and the estimate itself is noisy), relative and in units of the measurement's
+# standard error (the standard deviation of the $\|g_S - g\|^2$ over the square root of their
+# number; batches of one pass are slightly negatively correlated, so this errs on the large
+# side).
 
 # %%
 in_range = (batch_sizes >= FIT_RANGE[0]) & (batch_sizes <= FIT_RANGE[1])
-slopes, deviations = {}, {}
-for state, (variance, spread, _) in results.items():
-    slopes[state] = float(
-        np.polyfit(np.log(batch_sizes[in_range]), np.log(variance[in_range]), 1)[0]
-    )
-    relative = variance / (spread / batch_sizes * correction) - 1
+log_b = np.log(batch_sizes[in_range])
+# The same fit through the formula itself: slightly steeper than -1 because of the correction.
+predicted_slope = float(
+    np.polyfit(log_b, np.log(correction[in_range] / batch_sizes[in_range]), 1)[0]
+)
+print(f"slope of sigma^2 / B * (N - B) / (N - 1) over B in {FIT_RANGE}: {predicted_slope:.4f}")
+checked = batch_sizes <= CHECK_MAX_B
+slopes, deviations, z_scores = {}, {}, {}
+for state, (variance, spread, _, error) in results.items():
+    slopes[state] = float(np.polyfit(log_b, np.log(variance[in_range]), 1)[0])
+    formula = spread / batch_sizes * correction
+    relative = variance / formula - 1
     print(f"  measured / formula - 1 per batch size: {np.round(relative, 3)}")
-    deviations[state] = float(np.max(np.abs(relative[batch_sizes <= CHECK_MAX_B])))
+    deviations[state] = float(np.max(np.abs(relative[checked])))
+    # the deviation in units of the measurement's own standard error
+    z_scores[state] = float(np.max(np.abs((variance - formula) / error)[checked]))
     print(
         f"{state}: sigma^2 = {spread:.3g}, slope {slopes[state]:.3f}, "
-        f"largest deviation from the formula for B <= {CHECK_MAX_B}: {deviations[state]:.1%}"
+        f"largest deviation from the formula for B <= {CHECK_MAX_B}: {deviations[state]:.1%} "
+        f"({z_scores[state]:.1f} standard errors)"
     )
-variance_wr, spread_wr, _ = with_replacement
+variance_wr, spread_wr, _, error_wr = with_replacement
 relative_wr = variance_wr / (spread_wr / batch_sizes) - 1
-deviation_wr = float(np.max(np.abs(relative_wr[batch_sizes <= CHECK_MAX_B])))
+deviation_wr = float(np.max(np.abs(relative_wr[checked])))
+z_score_wr = float(np.max(np.abs((variance_wr - spread_wr / batch_sizes) / error_wr)[checked]))
 
 # %% [markdown]
 # ## Figure
@@ -182,7 +200,9 @@ deviation_wr = float(np.max(np.abs(relative_wr[batch_sizes <= CHECK_MAX_B])))
 use_course_style()
 fig, (ax_var, ax_fpc) = plt.subplots(1, 2, figsize=(15, 6))
 fine = np.geomspace(1, n, 200)
-for (state, (variance, spread, signal)), color in zip(results.items(), ("C0", "C1"), strict=True):
+for (state, (variance, spread, signal, _)), color in zip(
+    results.items(), ("C0", "C1"), strict=True
+):
     ax_var.loglog(
         batch_sizes,
         variance,
@@ -206,7 +226,7 @@ ax_var.set(
 )
 ax_var.legend(fontsize=11, loc="upper right")
 
-trained_variance, trained_spread, _ = list(results.values())[1]
+trained_variance, trained_spread, _, _ = list(results.values())[1]
 ax_fpc.semilogx(
     batch_sizes,
     batch_sizes * variance_wr / spread_wr,
@@ -242,15 +262,20 @@ plt.show()
 states = list(results)
 SUMMARY = {
     "n_train": n,
+    "predicted_slope": predicted_slope,
     "slope_at_initialization": slopes[states[0]],
     "slope_after_training": slopes[states[1]],
     "max_deviation_from_formula_init": deviations[states[0]],
     "max_deviation_from_formula_trained": deviations[states[1]],
     "max_deviation_with_replacement": deviation_wr,
+    "max_z_from_formula_init": z_scores[states[0]],
+    "max_z_from_formula_trained": z_scores[states[1]],
+    "max_z_with_replacement": z_score_wr,
     "variance_ratio_b512_over_formula_without_fpc": float(
         trained_variance[BATCH_SIZES.index(512)] / (trained_spread / 512)
     ),
     "fpc_at_b512": float((n - 512) / (n - 1)),
+    "critical_batch_size_init": float(results[states[0]][1] / results[states[0]][2]),
     "critical_batch_size_trained": float(
         list(results.values())[1][1] / list(results.values())[1][2]
     ),
