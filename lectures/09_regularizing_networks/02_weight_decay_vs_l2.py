@@ -8,9 +8,10 @@ penalty's gradient per parameter while decoupled weight decay (AdamW) shrinks ev
 the same rate.
 
 The left panel shows, step by step, the largest difference between the weights trained with the
-penalty in the loss and with weight decay: for SGD it stays at float32 rounding, for Adam it
-grows to the size of the weights. The right panel shows why: the rate at which Adam with an L2
-penalty shrinks each weight, relative to AdamW's single rate, spread over orders of magnitude.
+penalty in the loss and with weight decay: for SGD it stays at float64 rounding (about
+1e-16), for Adam it grows to the size of the weights. The right panel shows why: the rate at
+which Adam with an L2 penalty shrinks each weight, relative to AdamW's single rate, spread over
+orders of magnitude.
 Weights that receive little gradient from the data (for example those of pixels that are
 always blank) are shrunk fastest.
 
@@ -52,13 +53,16 @@ ADAM_RATE = 1e-3
 # The identity below is exact in exact arithmetic. In float32 the two computations round
 # differently (by about $10^{-8}$), and in a ReLU network such a difference can flip a unit that
 # sits at the kink, after which the trajectories drift apart to about $10^{-3}$. In float64
-# the rounding is $10^{-16}$ and the identity shows as it is. (`set_floatx` is global: in a
-# notebook, set it back with `keras.config.set_floatx("float32")`.)
+# the rounding is $10^{-16}$ and the identity shows as it is. Keras' float type is global
+# (`keras.config.set_floatx`): it is switched to float64 for the four trainings only and set
+# back once they are done, so that a script run after this one in the same Python process
+# (a notebook kernel) gets float32 models as usual.
 #
 # The 300 training digits of lecture 03 form one cached full batch: with a `tf.data` pipeline
 # Keras does not re-wrap the NumPy arrays at every epoch, so an epoch costs one step.
 
 # %%
+FLOATX = keras.config.floatx()  # float32, restored after the trainings
 keras.config.set_floatx("float64")
 keras.utils.set_random_seed(SEED)
 split = load_digits(n_train=N_TRAIN, seed=SEED)
@@ -118,6 +122,7 @@ adam_model = make_model(keras.regularizers.L2(PENALTY))
 adam = keras.optimizers.Adam(ADAM_RATE)
 runs["Adam + L2"] = train(adam_model, adam)
 runs["AdamW"] = train(make_model(), keras.optimizers.AdamW(ADAM_RATE, weight_decay=2 * PENALTY))
+keras.config.set_floatx(FLOATX)  # the models above keep their float64 weights
 
 sgd_gap = np.abs(runs["SGD + L2"] - runs["SGD, weight decay"]).max(axis=1)
 adam_gap = np.abs(runs["Adam + L2"] - runs["AdamW"]).max(axis=1)

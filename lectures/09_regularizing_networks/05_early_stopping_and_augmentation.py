@@ -120,8 +120,15 @@ print(
 # same example twice. For a linear model with squared error the effect is exactly a penalty:
 # $$\mathbb E_\varepsilon\big[((x + \varepsilon)^\top w - y)^2\big] = (x^\top w - y)^2 +
 # \sigma^2\|w\|^2,$$
-# ridge with $\lambda = \sigma^2$ (Bishop, 1995); for a network, to second order in $\sigma$,
-# a penalty on how fast the loss changes with the input.
+# ridge with $\lambda = \sigma^2$ (Bishop, 1995). For a network, a Taylor expansion to second
+# order in $\sigma$ (the first-order term has mean zero) gives
+# $$\mathbb E_\varepsilon\,\ell(x + \varepsilon) \approx \ell(x) +
+# \frac{\sigma^2}{2}\operatorname{tr}\nabla_x^2 \ell(x),$$
+# a penalty on the curvature of the loss in the input. For squared error
+# $\ell = (f(x) - y)^2$ it is $\sigma^2\|\nabla_x f(x)\|^2 + \sigma^2 (f(x) - y)
+# \operatorname{tr}\nabla_x^2 f(x)$: a penalty on the input gradient of the network (Tikhonov
+# regularization) plus a term weighted by the residual, which is small where the network fits
+# the data (Bishop, 1995).
 
 # %%
 curves = {}
