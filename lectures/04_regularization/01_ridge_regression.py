@@ -9,9 +9,11 @@ closed-form ridge solution once the penalty is mapped correctly: Keras minimizes
 The left panel shows the ridge coefficient paths of the diabetes data against the penalty (lines:
 closed form) with the coefficients Keras finds (dots) on top. The right panel shows, for each
 penalty, the largest coefficient difference between Keras and the closed form, next to the
-difference a wrongly mapped penalty would make. Look at how the paths shrink towards zero
-smoothly, without ever reaching it, and at the gap of several orders of magnitude between the
-right mapping and the wrong ones.
+difference a wrongly mapped penalty would make. Look at how the paths move smoothly towards
+zero as the penalty grows: every eigen-coordinate of the solution shrinks, single coefficients
+can grow or change sign on the way, and none is held at zero over a range of penalties (unlike
+the Lasso's). Look also at the gap of several orders of magnitude between the right mapping
+and the wrong ones.
 
 Try:
 - Add `bias_regularizer=keras.regularizers.L2(lam)`: which closed form does Keras match now?
@@ -107,6 +109,8 @@ for lam in KERAS_PENALTIES:
         optimizer=keras.optimizers.SGD(1.0 / (top_curvature + 2 * lam), momentum=MOMENTUM),
         loss="mean_squared_error",
     )
+    # Replaces model.fit(x, y, batch_size=n, epochs=STEPS, verbose=0): the same full-batch
+    # steps in one compiled call instead of STEPS Keras epochs.
     fit_fast(model, x.astype(np.float32), y[:, None].astype(np.float32), epochs=STEPS, every=STEPS)
     keras_coef.append(model.layers[0].kernel.numpy()[:, 0])
 keras_coef = np.array(keras_coef)

@@ -7,14 +7,18 @@ as the penalty grows, while a Keras model with the same L1 penalty, trained by p
 (sub)gradient steps, only makes those coefficients small.
 
 The left panel shows the Lasso coefficient paths against Keras' penalty lam (lines) and the
-weights the Keras model reaches (dots). The right panel counts the exact zeros against the
-penalty: the Lasso's count climbs from none to all ten, the Keras model has none, and counting
-the Keras weights below 2 eta lam (eta the step size) recovers the Lasso's zeros. Look for the
-kinks in the paths: each is a coefficient hitting zero (or, with correlated features, leaving
-it again, which is why the count need not grow at every step).
+weights the Keras model reaches from w = 0 (dots). The right panel counts the exact zeros
+against the penalty: the Lasso's count climbs from none to all ten, the Keras model has none,
+and every Lasso zero is a Keras weight within 2 eta lam of zero (eta the step size); the count
+of such weights can exceed the Lasso's where a Lasso coefficient is itself that small. Look for
+the kinks in the paths: each is a coefficient hitting zero (or, with correlated features,
+leaving it again, which is why the count need not grow at every step).
 
 Try:
-- Halve `LEARNING_RATE`: the Keras weights that should be zero get smaller, but never zero.
+- Halve `LEARNING_RATE` and double `STEPS`: the Keras weights that should be zero get smaller,
+  but never zero.
+- Give the Dense layers the default (Glorot) initializer: how far outside the band do the
+  weights on the Lasso's zeros end, and how many more `STEPS` bring them back?
 - Replace the subgradient step by a proximal one (soft-thresholding after every step) in a
   NumPy loop: exact zeros appear.
 - Compare `alpha = lam` with the correct `alpha = lam / 2`: how large is the KKT violation?
@@ -100,25 +104,63 @@ print(
 
 # %% [markdown]
 # ## Keras: plain subgradient steps
-# One `Dense(1, use_bias=False)` per penalty, full-batch gradient descent without momentum.
-# The gradient of $\lambda|w_j|$ is $\lambda\,\mathrm{sign}(w_j)$ (and 0 at exactly 0): a weight
-# that should be zero is pushed by $\eta\lambda$ towards 0 at every step, overshoots it and
-# oscillates around it. Where the Lasso has $w_j = 0$ we have $|g_j| \le \lambda$, so one step
-# from a tiny $w_j$ lands at most $\eta(|g_j| + \lambda) \le 2\eta\lambda$ away: the weight
-# becomes small, $|w_j| \lesssim 2\eta\lambda$, but it does not become zero.
+# One `Dense(1, use_bias=False)` per penalty, full-batch gradient descent without momentum,
+# started at $w = 0$. The gradient Keras uses for $\lambda|w_j|$ is $\lambda\,\mathrm{sign}(w_j)$
+# (and 0 at exactly 0): a weight that should be zero is pushed by $\eta\lambda$ towards 0 at
+# every step, overshoots it and oscillates around it.
+#
+# **The band.** Suppose $|g_j| \le \lambda$, as the KKT conditions give at a Lasso zero. If
+# $0 < w_j \le 2\eta\lambda$, the step $w_j - \eta(g_j + \lambda)$ lies in
+# $[w_j - 2\eta\lambda,\ w_j] \subset [-2\eta\lambda, 2\eta\lambda]$ (and symmetrically for
+# $w_j < 0$; from $w_j = 0$ the step is $-\eta g_j$, of size at most $\eta\lambda$). So the band
+# $|w_j| \le 2\eta\lambda$ is never left while $|g_j| \le \lambda$ holds: the weight is small,
+# but it does not become zero.
+#
+# The argument needs the iterate to *start* in the band, and the rest of the weights to be
+# near the Lasso solution, so that $g_j$ is near its value there. From a random start neither
+# holds for a long time: the Hessian $\frac2n X^\top X$ of the diabetes data has a smallest
+# eigenvalue $\lambda_{\min} \approx 0.016$ (the correlated s1/s2 pair), and the start's
+# component along that direction decays like $(1 - \eta\lambda_{\min})^t$, still $e^{-1}$ of
+# itself after $1/(\eta\lambda_{\min}) \approx 3{,}000$ steps; a Glorot start left weights
+# 20 times the band width away from zero after 3,000 steps. Started at $w = 0$, every weight
+# begins in its band; one whose data gradient is larger than $\lambda$ early on leaves it, and
+# re-enters once the other weights have settled near the Lasso solution.
+#
+# The five penalties are five independent linear models in one Keras model: they share the
+# input and nothing else, so the gradient of the summed loss with respect to one model's
+# weights is that model's own gradient, and plain SGD steps each exactly as if it were alone.
 
 # %%
-keras_coef = []
-for lam in KERAS_PENALTIES:
-    keras.utils.set_random_seed(SEED)
-    penalty = keras.regularizers.L1(lam)  # adds lam * sum(|w|) to the loss
-    model = keras.Sequential(
-        [keras.Input(shape=(d,)), keras.layers.Dense(1, use_bias=False, kernel_regularizer=penalty)]
-    )
-    model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE), loss="mean_squared_error")
-    fit_fast(model, x.astype(np.float32), y[:, None].astype(np.float32), epochs=STEPS, every=STEPS)
-    keras_coef.append(model.layers[0].kernel.numpy()[:, 0])
-keras_coef = np.array(keras_coef)
+smallest_curvature = float(np.linalg.eigvalsh(2.0 / n * x.T @ x).min())
+print(
+    f"smallest curvature {smallest_curvature:.4f}: 1 / (eta lambda_min) = "
+    f"{1 / (LEARNING_RATE * smallest_curvature):.0f} steps"
+)
+keras.utils.set_random_seed(SEED)
+inputs = keras.Input(shape=(d,))
+outputs = [
+    keras.layers.Dense(
+        1,
+        use_bias=False,
+        kernel_initializer="zeros",
+        kernel_regularizer=keras.regularizers.L1(lam),  # adds lam * sum(|w|) to the loss
+        name=f"lam_{lam:g}",
+    )(inputs)
+    for lam in KERAS_PENALTIES
+]
+model = keras.Model(inputs, outputs)
+model.compile(
+    optimizer=keras.optimizers.SGD(LEARNING_RATE),
+    loss=["mean_squared_error"] * len(KERAS_PENALTIES),
+)
+targets = [y[:, None].astype(np.float32)] * len(KERAS_PENALTIES)
+# Replaces model.fit(x, targets, batch_size=n, epochs=STEPS, shuffle=False, verbose=0): the
+# same full-batch steps in one compiled call instead of STEPS Keras epochs.
+fit_fast(model, x.astype(np.float32), targets, epochs=STEPS, every=STEPS, shuffle=False)
+keras_coef = np.array(
+    [model.get_layer(f"lam_{lam:g}").kernel.numpy()[:, 0] for lam in KERAS_PENALTIES]
+)
+keras_gradient = 2.0 / n * (x @ keras_coef.T - y[:, None]).T @ x  # g at Keras' weights
 
 # The Lasso at exactly the Keras penalties.
 _, lasso_at_keras, _ = lasso_path(
@@ -131,6 +173,13 @@ band = 2 * LEARNING_RATE * np.array(KERAS_PENALTIES)[:, None]  # 2 eta lam, per 
 small_keras = (np.abs(keras_coef) <= band).sum(axis=1)
 ratio_to_band = float((np.abs(keras_coef) / band)[lasso_zero].max(initial=0.0))
 largest_on_lasso_zeros = float(np.abs(keras_coef[lasso_zero]).max(initial=0.0))
+# The band's assumption at the end of the run: |g_j| / lam on the Lasso's zeros.
+gradient_on_zeros = float(
+    (np.abs(keras_gradient) / np.array(KERAS_PENALTIES)[:, None])[lasso_zero].max(initial=0.0)
+)
+# Where the band and the Lasso's support disagree: a Lasso coefficient smaller than the band.
+disagree = (np.abs(keras_coef) <= band) != lasso_zero
+lasso_where_disagree = float((np.abs(lasso_at_keras) / band)[disagree].max(initial=0.0))
 for lam, w, z in zip(KERAS_PENALTIES, keras_coef, lasso_zero, strict=True):
     shown = np.abs(w[z]).max(initial=0.0)
     print(
@@ -192,6 +241,9 @@ SUMMARY = {
     "keras_small_weights": int(small_keras.sum()),
     "keras_largest_on_lasso_zeros": largest_on_lasso_zeros,
     "keras_on_lasso_zeros_over_2_eta_lam": ratio_to_band,
+    "keras_gradient_on_lasso_zeros_over_lam": gradient_on_zeros,
+    "band_support_disagreements": int(disagree.sum()),
+    "lasso_where_disagree_over_2_eta_lam": lasso_where_disagree,
     "keras_largest_weight": float(np.abs(keras_coef).max()),
     "kkt_violation_alpha_lam_half": violation,
     "kkt_violation_alpha_lam": violation_wrong,

@@ -117,9 +117,12 @@ print("spread of (scaled negative log-posterior - Keras loss):", identity_spread
 
 # %% [markdown]
 # ## MAP by numerical optimization, and the regularized least-squares solutions
-# The MAP point maximizes the log-posterior above (Powell's method: line searches without
-# gradients, so the kink of the Laplace prior is no obstacle). Ridge has a closed form, the
-# Lasso comes from scikit-learn.
+# The MAP point maximizes the log-posterior above by Powell's method: line searches along a
+# set of directions, without gradients. On a non-smooth objective such a method can stall at a
+# kink that is not the minimum (every search direction may point uphill there while a diagonal
+# one would not); it is used here because in two dimensions, started at least squares, it does
+# reach the minimum, and the result is checked against the closed form (ridge) and
+# scikit-learn's coordinate-descent Lasso, which handles the kink exactly.
 
 # %%
 least_squares = np.linalg.solve(x.T @ x, x.T @ y)
