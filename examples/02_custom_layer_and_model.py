@@ -46,7 +46,7 @@ OUTPUT_DIR = Path(os.environ.get("MMA440_OUTPUT_DIR") or tempfile.mkdtemp(prefix
 
 HIDDEN_UNITS = (256, 128)
 RANK = 8  # rank bound r of every hidden weight matrix
-L2 = 1e-4  # weight decay on the factors U and V
+L2 = 1e-4  # strength of the L2 penalty on the factors U and V (a loss term, not weight decay)
 DROPOUT = 0.1
 LEARNING_RATE = 3e-3
 BATCH_SIZE = 64
@@ -71,7 +71,10 @@ print(f"Output folder: {OUTPUT_DIR}")
 # The L2 penalty on the factors, $\lambda(\lVert U\rVert_F^2 + \lVert V\rVert_F^2)$ (Keras'
 # `l2(lam)` adds $\lambda \sum w^2$, no 1/2), is a penalty on $W$ itself: the smallest value of
 # $\lVert U\rVert_F^2 + \lVert V\rVert_F^2$ over all factorizations $W = UV$ is
-# $2\lVert W\rVert_*$, twice the nuclear norm (the sum of the singular values).
+# $2\lVert W\rVert_*$, twice the nuclear norm (the sum of the singular values). It is a term of
+# the loss, not weight decay: under Adam the penalty's gradient $2\lambda U$ is divided by
+# $\sqrt{\hat v}$ like the rest of the gradient, whereas decoupled weight decay
+# (`keras.optimizers.AdamW`) shrinks the weights directly (Loshchilov and Hutter, 2019).
 #
 # The three methods a custom layer needs: `build` creates the weights once the input size
 # $d$ is known, `call` is the computation, `get_config` returns the constructor arguments as

@@ -11,6 +11,7 @@ training run reaches the same test accuracy.
 The figure shows the training and validation loss per epoch of the hand-written loop and of
 `fit`, both started from the same initial weights, with each run's best epoch marked. The two
 runs see the mini-batches in different random orders, so the curves are close but not equal.
+Needs the TensorFlow backend (`tf.GradientTape`, `tf.function`).
 
 Try:
 - Add `keras.layers.Dropout(0.3)` to `make_model`: `training=True` in the training step now

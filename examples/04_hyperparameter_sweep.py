@@ -94,6 +94,8 @@ def train(learning_rate, width, l2):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    # model.fit(split.x_train, split.y_train, epochs=EPOCHS, batch_size=BATCH_SIZE,
+    #           shuffle=True), as one compiled execution
     fit_fast(
         model,
         split.x_train,

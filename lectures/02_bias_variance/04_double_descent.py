@@ -3,14 +3,16 @@ Double descent: random ReLU features and the minimum-norm fit
 =============================================================
 
 A linear model on p random ReLU features is fitted by minimum-norm least squares to n = 40 noisy
-samples; as p grows past n the test error climbs to a sharp peak at p = n and then falls again.
+samples; as p grows the test error climbs to a sharp peak at p = n and falls again past it.
 
 The left panel shows the training and test mean squared error against the number of features p
 (both axes logarithmic), averaged over independent draws of training set and features, with the
-interpolation threshold p = n marked. Left of it is the classical U of the bias-variance
-tradeoff; at p = n the model can just interpolate the noisy labels, and only in one way, which
-costs a huge coefficient vector; right of it there are infinitely many interpolants and the
-pseudo-inverse picks the one of smallest norm, which gets smoother as p grows. The right panel
+interpolation threshold p = n marked. Left of it is the classical picture of the bias-variance
+tradeoff: a minimum at a few features (its left arm is shallow: for some teachers two features
+do almost as well), then a steep rise as p approaches n. At p = n the model can just
+interpolate the noisy labels, and only in one way, which costs a huge coefficient vector; right
+of it there are infinitely many interpolants and the pseudo-inverse picks the one of smallest
+norm, which gets smaller as p grows. The right panel
 shows that norm, the mechanism behind the second descent.
 
 Try:
@@ -107,8 +109,10 @@ mean_test = test_mse.mean(axis=0)
 mean_train = train_mse.mean(axis=0)
 mean_norm = coef_norm.mean(axis=0)
 peak = int(np.argmax(mean_test))
+norm_peak = int(np.argmax(mean_norm))
 under = p_values < N_TRAIN
 best_under = int(np.argmin(np.where(under, mean_test, np.inf)))
+last_under = int(np.flatnonzero(under)[-1])  # the largest p below the threshold
 print("     p   train MSE    test MSE   ||a||")
 for i, p in enumerate(p_values):
     print(f"{p:6d}  {mean_train[i]:10.4g}  {mean_test[i]:10.4g}  {mean_norm[i]:8.3g}")
@@ -150,7 +154,7 @@ for ax in (ax_err, ax_norm):
 ax_err.set(
     xlabel="number of random features p (log scale)",
     ylabel="mean squared error (log scale)",
-    title="Test error: a U, a peak at p = n, a second descent",
+    title="Test error: a minimum, a peak at p = n, a second descent",
 )
 ax_err.legend(loc="upper left", fontsize=10)
 
@@ -181,6 +185,11 @@ SUMMARY = {
     "peak_over_max_features": float(mean_test[peak] / mean_test[-1]),
     "best_underparam_p": int(p_values[best_under]),
     "best_underparam_test_mse": float(mean_test[best_under]),
+    "last_underparam_p": int(p_values[last_under]),
+    # the classical U left of the threshold: both ends above its minimum
+    "underparam_ratio_low": float(mean_test[0] / mean_test[best_under]),
+    "underparam_ratio_high": float(mean_test[last_under] / mean_test[best_under]),
+    "norm_peak_p": int(p_values[norm_peak]),
     "max_train_mse_overparam": float(mean_train[p_values >= N_TRAIN].max()),
     "norm_at_peak": float(mean_norm[peak]),
     "norm_max_features": float(mean_norm[-1]),
