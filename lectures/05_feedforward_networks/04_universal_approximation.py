@@ -145,6 +145,7 @@ trained = keras.Sequential(
     ]
 )
 trained.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="mse")
+# replaces trained.fit(x_train, y_train, batch_size=N_TRAIN, epochs=EPOCHS, verbose=0)
 history = fit_fast(trained, x_train, y_train, epochs=EPOCHS, every=EPOCHS, seed=SEED)
 trained_eval = trained.predict(x_eval[:, None].astype("float32"), batch_size=N_EVAL, verbose=0)
 trained_max_error = float(np.max(np.abs(trained_eval[:, 0] - f_eval)))

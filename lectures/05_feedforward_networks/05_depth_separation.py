@@ -4,14 +4,21 @@ Depth separation: Telgarsky's sawtooth
 
 Composing a two-unit ReLU "tent" with itself $k$ times gives a network of depth $k$ with $2k$
 hidden units whose graph has $2^k$ linear pieces; a network with one hidden layer needs at least
-$2^k - 1$ units for the same function.
+$2^k - 1$ units to compute the same function, and with $m$ units it stays at an $L^1$ distance
+of at least $1/8 - (m + 2)/2^{k+2}$ from it. This is the one-dimensional,
+one-hidden-layer case of Telgarsky's depth separation (2016): for every $k$ there is a ReLU
+network with $O(k^3)$ layers and $O(k^3)$ units such that every ReLU network with at most $k$
+layers and at most $2^k$ units is at $L^1([0, 1]^d)$ distance at least $1/64$ from it.
 
-The figure has two panels. Left: the sawtooth $T^k$ for a few $k$, each a real Keras model built
-by calling one tent model $k$ times, and next to it a one-hidden-layer network with $2^k$ units
-built by formula that computes the same function. Right: the number of linear pieces counted on
-a fine grid against $k$ (log scale), next to the hidden units the deep network uses ($2k$,
-linear in $k$) and the units a one-hidden-layer network needs (at least $2^k - 1$, exponential
-in $k$). Depth buys an exponential number of pieces; width buys them one at a time.
+The figure has three panels. Left: the sawtooth $T^k$ for a few $k$, each a real Keras model
+built by calling one tent model $k$ times, and next to it a one-hidden-layer network with $2^k$
+units built by formula that computes the same function. Middle: the number of linear pieces
+counted on a fine grid against $k$ (log scale), next to the hidden units the deep network uses
+($2k$, linear in $k$) and the units a one-hidden-layer network needs (at least $2^k - 1$,
+exponential in $k$). Right: for $k = 6$, the $L^1$ distance from $T^6$ of one-hidden-layer
+networks with $m$ units (a good one for each $m$) and the lower bound that holds for all of
+them. Depth buys an exponential number of pieces; width buys them one at a time, and without
+them even approximation fails.
 
 Try:
 - Replace the tent by the asymmetric tent with its peak at $1/3$: does $T^k$ still have $2^k$
@@ -19,6 +26,8 @@ Try:
 - Perturb one weight of the deep network by $10^{-3}$: how many pieces survive?
 - Give a random ReLU network of depth 6 and width 2 random weights: how many pieces does it
   have on $[0, 1]$? (Far fewer: $2^k$ pieces need carefully chosen weights.)
+- Prove the lower bound of the right panel for networks with two hidden layers: how many
+  pieces can $m_1$ and $m_2$ units make on the line?
 """
 
 # %%
@@ -45,7 +54,6 @@ N_GRID = 10_001 if SMOKE else 100_001  # points of the fine grid on [0, 1]
 K_SHOW = (1, 2, 3) if SMOKE else (1, 2, 4)  # the sawtooths drawn in the left panel
 
 keras.utils.set_random_seed(SEED)
-keras.config.set_floatx("float64")  # every layer below computes in float64
 
 # %% [markdown]
 # ## The tent and its compositions
@@ -57,14 +65,15 @@ keras.config.set_floatx("float64")  # every layer below computes in float64
 # $T^k = T \circ \dots \circ T$ ($k$ times) runs up and down $2^{k-1}$ times: each composition
 # doubles the number of linear pieces, because $T$ maps each piece of $T^{k-1}$ (a segment
 # onto $[0, 1]$) onto two. In Keras, $T^k$ is one tent model called $k$ times in a functional
-# model; the $k$ calls share the tent's weights.
+# model; the $k$ calls share the tent's weights. Every layer computes in float64
+# (`dtype="float64"`), so that the only errors are float64 round-off.
 
 # %%
 tent = keras.Sequential(
     [
-        keras.Input(shape=(1,)),
-        keras.layers.Dense(2, activation="relu", name="tent_hidden"),
-        keras.layers.Dense(1, name="tent_output"),
+        keras.Input(shape=(1,), dtype="float64"),
+        keras.layers.Dense(2, activation="relu", name="tent_hidden", dtype="float64"),
+        keras.layers.Dense(1, name="tent_output", dtype="float64"),
     ],
     name="tent",
 )
@@ -80,7 +89,7 @@ tent.set_weights(
 
 def sawtooth(k):
     """T^k as a functional Keras model: the tent model applied k times."""
-    inputs = keras.Input(shape=(1,))
+    inputs = keras.Input(shape=(1,), dtype="float64")
     h = inputs
     for _ in range(k):
         h = tent(h)
@@ -107,9 +116,9 @@ def shallow_network(knots, values):
     n_units = len(coefficients)
     model = keras.Sequential(
         [
-            keras.Input(shape=(1,)),
-            keras.layers.Dense(n_units, activation="relu"),
-            keras.layers.Dense(1),
+            keras.Input(shape=(1,), dtype="float64"),
+            keras.layers.Dense(n_units, activation="relu", dtype="float64"),
+            keras.layers.Dense(1, dtype="float64"),
         ]
     )
     model.set_weights([np.ones((1, n_units)), -knots[:-1], coefficients[:, None], values[:1]])
@@ -138,7 +147,7 @@ def count_linear_pieces(x, y, tolerance=1e-6):
 
 
 x_grid = np.linspace(0.0, 1.0, N_GRID)
-pieces, shallow_gaps, curves = [], [], {}
+pieces, shallow_gaps, curves, knot_values = [], [], {}, {}
 for k in range(1, K_MAX + 1):
     y_deep = keras.ops.convert_to_numpy(sawtooth(k)(x_grid[:, None]))[:, 0]
     knots = np.arange(2**k + 1) / 2**k
@@ -148,6 +157,7 @@ for k in range(1, K_MAX + 1):
     pieces.append(count_linear_pieces(x_grid, y_deep))
     shallow_gaps.append(float(np.max(np.abs(y_shallow - y_deep))))
     curves[k] = (y_deep, y_shallow)
+    knot_values[k] = y_knots
     print(
         f"k = {k}: {pieces[-1]:3d} pieces (2^k = {2**k:3d}); deep net {2 * k:2d} hidden units, "
         f"shallow net {shallow.layers[0].units:3d}, max |deep - shallow| = "
@@ -158,11 +168,61 @@ ks = np.arange(1, K_MAX + 1)
 pieces = np.array(pieces)
 
 # %% [markdown]
+# ## Not even approximately: the $L^1$ lower bound
+# Counting pieces shows that one hidden layer cannot *represent* $T^k$ with fewer than
+# $2^k - 1$ units. Telgarsky's theorem says more: it cannot even *approximate* it. The
+# one-dimensional argument: $T^k - \frac12$ changes sign at the $2^k$ points
+# $(2j + 1)/2^{k+1}$, and between two consecutive ones (the $2^k - 1$ inner intervals, of
+# length $2^{-k}$) $|T^k - \frac12|$ is a triangle of height $\frac12$ and area $2^{-k}/4$.
+# A continuous piecewise-linear $g$ with $p$ pieces crosses $\frac12$ at most $p$ times. The
+# inner intervals free of crossings fall into at most $p + 1$ runs of consecutive intervals on
+# which $g - \frac12$ keeps one sign while $T^k - \frac12$ alternates, so in at least
+# $(2^k - 1 - p - (p + 1))/2 = 2^{k-1} - p - 1$ of them $g$ lies on the wrong side of
+# $\frac12$, where $|T^k - g| \ge |T^k - \frac12|$. Hence
+# $$\int_0^1 |T^k - g| \ge \big(2^{k-1} - p - 1\big)\,\frac{2^{-k}}{4}
+#   = \frac18 - \frac{p + 1}{2^{k+2}} ,$$
+# and a one-hidden-layer network with $m$ units has $p \le m + 1$ pieces: with
+# $m \le 2^{k-2} - 2$ units its $L^1$ distance from $T^k$ is at least $\frac1{16}$, whatever
+# its weights, while the deep network with $2k$ units has distance 0.
+#
+# For comparison, a good one-hidden-layer approximant with $m$ pieces, so $m$ units by the
+# construction of script 04: it follows $T^k$ exactly over its first $m - 2$ pieces and half of
+# the next one, down to $\frac12$, and stays at $\frac12$ from there on, at distance
+# $\frac14\big(1 - (m - \frac32)/2^k\big)$ (the best constant, $\frac12$, is at distance
+# $\frac14$). Its distance is an upper bound on the best one: the truth lies between the two
+# curves of the right panel.
+
+# %%
+k_l1 = K_MAX
+units = np.arange(0, 2**k_l1 + 1)  # m = 0: the constant network (an output bias only)
+l1_lower_bound = 1 / 8 - (units + 2) / 2 ** (k_l1 + 2)  # for every network with m units
+y_target = curves[k_l1][0]
+l1_distance = []
+for m in units:
+    if m < 2:  # no unit or one: the best constant, 1/2
+        knots, values = np.array([0.0, 1.0]), np.array([0.5, 0.5])
+    elif m < 2**k_l1:  # the first m - 2 pieces of T^k, half a piece down to 1/2, then 1/2
+        teeth = m - 2
+        knots = np.append(np.arange(teeth + 1) / 2**k_l1, [(teeth + 0.5) / 2**k_l1, 1.0])
+        values = np.append(knot_values[k_l1][: teeth + 1], [0.5, 0.5])
+    else:  # 2^k units: the exact interpolant of the previous section
+        knots, values = np.arange(2**k_l1 + 1) / 2**k_l1, knot_values[k_l1]
+    g = np.interp(x_grid, knots, values)  # the one-hidden-layer network, evaluated
+    l1_distance.append(float(np.trapezoid(np.abs(y_target - g), x_grid)))
+l1_distance = np.array(l1_distance)
+units_for_sixteenth = max(2 ** (k_l1 - 2) - 2, 0)
+print(
+    f"k = {k_l1}: with m = {units_for_sixteenth} units every one-hidden-layer network is at "
+    f"L1 distance >= {l1_lower_bound[units_for_sixteenth]:.4f}; the approximant's distance "
+    f"{l1_distance[units_for_sixteenth]:.4f}"
+)
+
+# %% [markdown]
 # ## Figure: the sawtooth, and pieces against units
 
 # %%
 use_course_style()
-fig, (ax_saw, ax_count) = plt.subplots(1, 2, figsize=(16, 6))
+fig, (ax_saw, ax_count, ax_l1) = plt.subplots(1, 3, figsize=(22, 6.5))
 for offset, k in enumerate(K_SHOW):
     y_deep, y_shallow = curves[k]
     shift = 1.25 * (len(K_SHOW) - 1 - offset)  # stack the curves vertically
@@ -207,6 +267,33 @@ ax_count.set(
     title="Pieces grow like $2^k$ with depth, units only like $2k$",
 )
 ax_count.legend(loc="upper left", fontsize=11)
+
+ax_l1.plot(
+    units, l1_distance, "o-", color="tab:purple", markersize=4, label="approximant with $m$ units"
+)
+ax_l1.plot(
+    units,
+    np.maximum(l1_lower_bound, 0.0),
+    color="black",
+    linewidth=2,
+    label=r"lower bound $\frac{1}{8} - \frac{m + 2}{2^{k+2}}$ (every network)",
+)
+ax_l1.axvline(
+    2 * k_l1, color="tab:green", linestyle=":", label=f"deep net: {2 * k_l1} units, distance 0"
+)
+ax_l1.axvline(
+    units_for_sixteenth,
+    color="tab:red",
+    linestyle="--",
+    label=f"$m = {units_for_sixteenth}$: distance $\\geq 1/16$",
+)
+ax_l1.set(
+    xlabel="hidden units $m$ of a one-hidden-layer network",
+    ylabel=f"$L^1$ distance from $T^{{{k_l1}}}$ on [0, 1]",
+    title=f"Approximating $T^{{{k_l1}}}$ with one hidden layer",
+    ylim=(0, 0.3),
+)
+ax_l1.legend(loc="upper right", fontsize=10)
 fig.suptitle("Depth separation (Telgarsky): $k$ compositions of a 2-unit ReLU tent")
 plt.show()
 
@@ -221,6 +308,11 @@ SUMMARY = {
     "deep_units_k_max": 2 * K_MAX,
     "shallow_units_needed_k_max": 2**K_MAX - 1,
     "max_deep_shallow_gap": max(shallow_gaps),
+    "l1_k": k_l1,
+    "l1_units_for_sixteenth": int(units_for_sixteenth),
+    "l1_bound_at_those_units": float(l1_lower_bound[units_for_sixteenth]),
+    "l1_min_distance_minus_bound": float(np.min(l1_distance - l1_lower_bound)),
+    "l1_distance_2_to_k_units": float(l1_distance[-1]),
 }
 for key, value in SUMMARY.items():
     print(f"{key:>27s}: {value:.4g}" if isinstance(value, float) else f"{key:>27s}: {value}")

@@ -145,6 +145,8 @@ sequential.compile(
     loss="sparse_categorical_crossentropy",
     metrics=["accuracy"],
 )
+# replaces sequential.fit(split.x_train, split.y_train, batch_size=len(split.x_train),
+#     epochs=EPOCHS, validation_data=(split.x_val, split.y_val), verbose=0)
 history = fit_fast(
     sequential,
     split.x_train,

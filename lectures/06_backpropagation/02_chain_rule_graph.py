@@ -11,8 +11,9 @@ The figure draws the graph: every node shows its value v, its tangents (dv/dx1, 
 two forward-mode passes and its adjoint df/dv from the single reverse-mode pass; every edge shows
 the local derivative that both modes multiply along it. The right panel shows how far the hand
 computations are from `tf.GradientTape` (reverse mode) and `tf.autodiff.ForwardAccumulator`
-(forward mode) on many random points. TensorFlow is imported directly because its tape is the
-lesson.
+(forward mode) on many random points.
+Needs the TensorFlow backend: `tf.GradientTape` and `tf.autodiff.ForwardAccumulator` are the
+oracles.
 
 Try:
 - Evaluate at the survey's point (x1, x2) = (2, 5) and compare with its tables.
@@ -301,7 +302,7 @@ for i, value in enumerate(values):
         fontsize=11,
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
     )
-ax_err.axvline(1e-10, color="C3", linestyle="--", label="claim: < 1e-10")
+ax_err.axvline(1e-12, color="C3", linestyle="--", label="claim: < 1e-12")
 ax_err.axvline(np.finfo(np.float64).eps, color="gray", linestyle=":", label="float64 eps")
 ax_err.set_xscale("log")
 ax_err.set_xlim(floor / 3, 1e-4)

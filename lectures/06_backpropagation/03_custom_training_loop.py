@@ -8,8 +8,8 @@ same Adam configuration, and end with the same weights as `model.fit`.
 
 The figure shows the training loss per epoch reported by `fit` and computed by the loop (the
 curves lie on top of each other), and the largest difference between the two models' weights
-after every epoch, against the claimed tolerance and float32 round-off. TensorFlow is imported
-directly because the tape and `tf.function` are the lesson.
+after every epoch, against the claimed tolerance and float32 round-off.
+Needs the TensorFlow backend: the tape and `tf.function` are the lesson.
 
 Try:
 - Drop `training=True` from the loop: nothing changes here. Add a `Dropout` layer: now it
@@ -191,7 +191,7 @@ ax_diff.plot(
     color="C2",
     label=r"fit vs loop $\max_k |\theta^{fit}_k - \theta^{loop}_k|$",
 )
-ax_diff.axhline(1e-5, color="C3", linestyle="--", label="claim: fit vs loop < 1e-5")
+ax_diff.axhline(1e-6, color="C3", linestyle="--", label="claim: fit vs loop < 1e-6")
 ax_diff.axhline(
     np.finfo(np.float32).eps * max_abs_weight,
     color="gray",
