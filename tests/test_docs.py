@@ -1,0 +1,172 @@
+"""The course website in a real browser (`pytest -m docs`, after `python -m common.docs --smoke`).
+
+Headless Chromium (Debian's `chromium` package, driven by Playwright) opens every page of the
+built site from a local web server on 127.0.0.1 and checks what a student sees: the page
+loads with no console error and no failed request; every figure has loaded; the formulas are
+typeset (no raw `$...$` or `\\frac` left in the visible text); every internal link resolves; each
+script page offers the script and its notebook for download; every script has its page.
+Screenshots of the landing page and a lecture page are saved next to the site.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+from common.run import script_title
+
+import pytest
+
+from .conftest import ROOT, SCRIPTS, script_id
+
+pytestmark = [pytest.mark.docs, pytest.mark.xdist_group("docs")]
+
+SITE = ROOT / "docs" / "_build" / "html"
+SCREENSHOTS = ROOT / "docs" / "_build" / "screenshots"
+RAW_MATH = ("\\frac", "\\mathbb", "\\sum_", "\\left(", "$$", "\\(", "\\[")
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"no site in {SITE}: build it first with `python -m common.docs --smoke`")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed: `apt-get install -y chromium` (Debian) gives it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def site_pages() -> list[str]:
+    pages = sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html"))
+    return [p for p in pages if not p.startswith(("_", "genindex", "search"))]
+
+
+def visit(browser, url: str, screenshot: Path | None = None) -> dict:
+    """Open `url`; return what a student would see and what went wrong on the way."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+    response = page.goto(url, wait_until="load")
+    # MathJax typesets after the page has loaded; wait for it where the page uses it.
+    page.evaluate(
+        "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+        " ? MathJax.startup.promise : null"
+    )
+    seen = {
+        "status": response.status if response else None,
+        "problems": problems,
+        "text": page.evaluate("() => document.body.innerText"),
+        "images": page.evaluate(
+            "() => Array.from(document.images).map(i => [i.currentSrc, i.naturalWidth])"
+        ),
+        "math": page.evaluate("() => document.querySelectorAll('mjx-container').length"),
+        "links": page.evaluate("() => Array.from(document.links).map(a => a.href)"),
+        "title": page.title(),
+        "h1": page.evaluate(
+            "() => Array.from(document.querySelectorAll('h1')).map(h => h.innerText)"
+        ),
+    }
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot), full_page=False)
+    page.close()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def visited(browser, site_url):
+    """Every page of the site, opened once."""
+    return {page: visit(browser, urljoin(site_url, page)) for page in site_pages()}
+
+
+def test_every_page_loads_without_errors(visited):
+    assert visited, "the site has no pages"
+    failures = {page: seen["problems"] for page, seen in visited.items() if seen["problems"]}
+    assert not failures, failures
+    assert all(seen["status"] == 200 for seen in visited.values())
+    # Only the generated sources are pages: no configuration file rendered as one.
+    assert not [page for page in visited if Path(page).stem in {"conf", "README"}]
+
+
+def test_every_figure_has_loaded(visited):
+    missing = {
+        page: [src for src, width in seen["images"] if width == 0] for page, seen in visited.items()
+    }
+    assert not {page: srcs for page, srcs in missing.items() if srcs}, missing
+
+
+def test_formulas_are_typeset(visited):
+    for page, seen in visited.items():
+        raw = [marker for marker in RAW_MATH if marker in seen["text"]]
+        assert not raw, f"{page} shows raw LaTeX {raw}"
+    # The lecture pages carry formulas: MathJax must have typeset them.
+    lectures = [p for p in visited if p.startswith("lectures/") and p.endswith("/index.html")]
+    assert lectures and all(visited[p]["math"] > 0 for p in lectures)
+
+
+def test_every_internal_link_resolves(visited, site_url):
+    targets = {
+        link.split("#")[0]
+        for seen in visited.values()
+        for link in seen["links"]
+        if link.startswith(site_url)
+    }
+    broken = []
+    for target in sorted(targets):
+        try:
+            with urllib.request.urlopen(target, timeout=10) as response:
+                if response.status != 200:
+                    broken.append(target)
+        except urllib.error.URLError:
+            broken.append(target)
+    assert not broken, broken
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=script_id)
+def test_every_script_has_a_page_with_its_figures_and_downloads(path, visited, site_url):
+    page = path.relative_to(ROOT).with_suffix(".html").as_posix()
+    assert page in visited, f"{script_id(path)} has no page in the site"
+    seen = visited[page]
+    # The docstring's title is the page's one heading of level 1, not a string in a code cell.
+    assert [h.strip("#¶ \n") for h in seen["h1"]] == [script_title(path)]
+    assert f'"""\n{script_title(path)}' not in seen["text"], "the docstring is shown as code"
+    assert any(width > 0 for _, width in seen["images"]), "the page shows no figure"
+    downloads = [urlparse(link).path for link in seen["links"] if "/_downloads/" in link]
+    assert any(d.endswith(f"/{path.name}") for d in downloads), "no download of the script"
+    assert any(d.endswith(f"/{path.stem}.ipynb") for d in downloads), "no notebook download"
+
+
+def test_screenshots_of_the_landing_and_a_lecture_page(browser, site_url):
+    lecture = "lectures/03_overfitting/index.html"
+    for name, page in (("landing", "index.html"), ("lecture", lecture)):
+        seen = visit(browser, urljoin(site_url, page), SCREENSHOTS / f"{name}.png")
+        assert not seen["problems"], seen["problems"]
+        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
