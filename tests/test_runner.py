@@ -166,7 +166,8 @@ def test_ci_runs_what_the_readme_says():
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     commands = ("ruff check .", "ruff format --check .", "pytest", "pytest -m claims")
-    for command in (*commands, "pytest -m isolation"):
+    more = ("pytest -m isolation", "python -m common.docs --smoke", "pytest -m docs")
+    for command in (*commands, *more):
         assert command in ci, f".ci/run does not run `{command}`"
         assert command in readme, f"README does not document `{command}`"
     assert "requirements.lock" in ci
