@@ -91,9 +91,15 @@ y_grid = f_grid + NOISE * test_rng.standard_normal((REPLICATES, N_GRID))  # fres
 # (full batch, no shuffling).
 #
 # The model's loss is the mean over networks, $\frac1M \sum_m J_m$. Networks share no
-# parameters, so the gradient for $\theta_m$ is $\frac1M \nabla J_m$, and Adam, whose step
-# $\hat m / (\sqrt{\hat v} + \epsilon)$ does not change when the gradient is multiplied by a
-# constant (up to $\epsilon$), trains each network exactly as if it were alone.
+# parameters, so the gradient for $\theta_m$ is $\frac1M \nabla J_m$. Adam's step
+# $\eta\,\hat m / (\sqrt{\hat v} + \epsilon)$ does not change when the gradient and
+# $\epsilon$ are both multiplied by the same constant: $\hat m$ and $\sqrt{\hat v}$ scale with
+# the gradient. With $\epsilon/M$ in the batched model, each network therefore takes exactly
+# the steps of `Adam(LEARNING_RATE)` (default $\epsilon = 10^{-7}$) on its own $J_m$, as if it
+# were alone. (With $\epsilon$ unchanged the two would agree only where
+# $\sqrt{\hat v} \gg \epsilon$: Adam's step is of order $\eta$ whatever the size of the
+# gradient, so a coordinate whose gradient in the stack falls to about $\epsilon$, i.e. about
+# $M\epsilon$ alone, would take shorter steps.) This is checked below for network 0.
 
 
 # %%
@@ -145,17 +151,36 @@ model = keras.Sequential(
 # The same R initial networks for every strength: copy the first R into the other blocks.
 for weight in model.weights:
     weight.assign(ops.tile(weight[:REPLICATES], (n_strengths, 1, 1)))
-model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="mse")
+ADAM_EPSILON = 1e-7  # Keras' default, for a network trained alone
+model.compile(
+    optimizer=keras.optimizers.Adam(LEARNING_RATE, epsilon=ADAM_EPSILON / n_members), loss="mse"
+)
 print(f"{n_members} networks of {model.count_params() // n_members:,} parameters in one model")
 
 # %% [markdown]
 # ## Training: one model, full batch
-# `fit_fast` runs many epochs per compiled call; `shuffle=False` keeps network $m$ on its own
-# training set (the batch is all $M$ networks, in order).
+# `shuffle=False` keeps network $m$ on its own training set (the batch is all $M$ networks, in
+# order). The first `CHECK_STEPS` steps are run separately, to compare network 0 with the same
+# network trained alone; then training goes on (Adam keeps its moments across the two calls).
 
 # %%
+CHECK_STEPS = 20
+if EPOCHS <= CHECK_STEPS:
+    raise ValueError(f"EPOCHS must exceed CHECK_STEPS = {CHECK_STEPS}, got {EPOCHS}")
+initial_network_0 = [ops.convert_to_numpy(w[0]) for w in model.weights]  # kernel, bias, ...
+# model.fit(x_members, y_members, batch_size=n_members, epochs=CHECK_STEPS, shuffle=False),
+# in one compiled execution
+fit_fast(model, x_members, y_members, epochs=CHECK_STEPS, every=CHECK_STEPS, shuffle=False)
+checked_network_0 = [ops.convert_to_numpy(w[0]) for w in model.weights]
+# model.fit(x_members, y_members, batch_size=n_members, epochs=EPOCHS - CHECK_STEPS,
+#           shuffle=False), with the loss recorded every EPOCHS // 4 epochs
 history = fit_fast(
-    model, x_members, y_members, epochs=EPOCHS, every=max(EPOCHS // 4, 1), shuffle=False
+    model,
+    x_members,
+    y_members,
+    epochs=EPOCHS - CHECK_STEPS,
+    every=max(EPOCHS // 4, 1),
+    shuffle=False,
 )
 grid_members = np.broadcast_to(grid[None, :, None], (n_members, N_GRID, 1)).astype("float32")
 predictions = model.predict(grid_members, batch_size=n_members, verbose=0)[..., 0]
@@ -195,6 +220,35 @@ reference_output_error = float(np.max(np.abs(reference_outputs - predictions[0, 
 print(
     f"model loss vs mean of J_m: {batched_loss_error:.1e} (relative); network 0 vs Dense: "
     f"outputs differ by {reference_output_error:.1e}, loss by {reference_loss_error:.1e}"
+)
+
+# %% [markdown]
+# (3) Network 0 trained alone: an ordinary `Dense` MLP with `L2(lambda_0)`, started from
+# network 0's initial weights and trained by full-batch `Adam(LEARNING_RATE)` for `CHECK_STEPS`
+# steps on training set 0, ends at network 0's weights after the same steps in the stack. The
+# steps are about $\eta = 0.03$ per coordinate; the two runs differ only by float32 round-off
+# (another summation order in `einsum`).
+
+# %%
+alone = keras.models.clone_model(reference)
+alone.set_weights(
+    [w.reshape(v.shape) for w, v in zip(initial_network_0, alone.weights, strict=True)]
+)
+alone.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE, epsilon=ADAM_EPSILON), loss="mse")
+# alone.fit(x_sets[0], y_sets[0], batch_size=N_TRAIN, epochs=CHECK_STEPS, shuffle=False),
+# in one compiled execution
+fit_fast(alone, x_sets[0], y_sets[0], epochs=CHECK_STEPS, every=CHECK_STEPS, shuffle=False)
+alone_weights = [ops.convert_to_numpy(w) for w in alone.weights]
+alone_difference = max(
+    float(np.max(np.abs(a - c.reshape(a.shape))))
+    for a, c in zip(alone_weights, checked_network_0, strict=True)
+)
+alone_movement = max(
+    float(np.max(np.abs(c - i))) for c, i in zip(checked_network_0, initial_network_0, strict=True)
+)
+print(
+    f"network 0 after {CHECK_STEPS} steps, in the stack vs alone: largest weight difference "
+    f"{alone_difference:.1e} (the weights moved by up to {alone_movement:.2f})"
 )
 
 # %% [markdown]
@@ -298,6 +352,8 @@ SUMMARY = {
     "batched_loss_error": batched_loss_error,
     "reference_output_error": reference_output_error,
     "reference_loss_error": reference_loss_error,
+    "alone_weight_difference": alone_difference,
+    "alone_weight_movement": alone_movement,
 }
 for key, value in SUMMARY.items():
     print(f"{key:>28s}: {value:.4g}" if isinstance(value, float) else f"{key:>28s}: {value}")
