@@ -2,19 +2,22 @@
 L2 and dropout against memorization: the overfitting MLP of lecture 03, regularized
 ===================================================================================
 
-The 2x512 ReLU network of lecture 03 memorizes 300 digits and its validation loss climbs; an L2
-penalty on the weights, dropout on the hidden units, or both keep the validation loss down.
+The 2x512 ReLU network of lecture 03 memorizes 300 digits and its validation loss climbs;
+dropout on the hidden units, alone or with an L2 penalty on the weights, keeps the validation
+loss lower, while the L2 penalty alone, under Adam, shrinks the weights but does not lower the
+validation loss for every seed.
 
 The left panel shows the validation cross-entropy against the epoch for the four networks
 (same data, same initial weights, same optimizer). The right panel shows the histogram of the
 weights of the second hidden layer at the end: L2 pulls them towards zero, dropout leaves them
 spread. Look at the curve without regularization: it passes its minimum early and climbs; the
-regularized curves stay low.
+curves with dropout stay lower. The final validation loss is read as the mean over the last
+`FINAL_WINDOW` epochs: with dropout the curve jitters from one validation to the next.
 
 Try:
 - Raise `L2_PENALTY` to 1e-2: the network underfits. Where is the validation loss now?
 - Set `DROPOUT_RATE = 0.2` or `0.8`: which rate helps most here?
-- Train twice as long (`EPOCHS = 800`): which curves keep climbing?
+- Train twice as long (`EPOCHS = 400`): which curves keep climbing?
 """
 
 # %%
@@ -42,6 +45,7 @@ WIDTH = 512
 LEARNING_RATE = 1e-3
 EPOCHS = 10 if SMOKE else 200
 EVERY = 5  # validate every EVERY epochs
+FINAL_WINDOW = 10 if SMOKE else 50  # the final validation loss: mean over the last 50 epochs
 L2_PENALTY = 3e-4  # lam in Keras' L2(lam), on every kernel
 DROPOUT_RATE = 0.5  # after each hidden layer
 
@@ -113,13 +117,21 @@ for name, (penalty, rate) in CONFIGS.items():
     histories[name] = history.history
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     kernels[name] = [layer.kernel.numpy() for layer in dense]
-    print(
-        f"{name:>13s}: final validation cross-entropy "
-        f"{history.history['val_cross_entropy'][-1]:.3f}"
-    )
 
+# %% [markdown]
+# The validation loss of a network trained with dropout jitters from one validation to the
+# next (its weights move with the random masks, by about $\pm 0.01$ here), so a single last
+# value is a noisy reading of where the curve ends. The *final validation loss* below is the
+# mean over the validations of the last `FINAL_WINDOW` epochs.
+
+# %%
 val_epochs = np.arange(EVERY, EPOCHS + 1, EVERY)
-final_val = {name: h["val_cross_entropy"][-1] for name, h in histories.items()}
+last = val_epochs > EPOCHS - FINAL_WINDOW
+final_val = {
+    name: float(np.mean(np.array(h["val_cross_entropy"])[last])) for name, h in histories.items()
+}
+for name, value in final_val.items():
+    print(f"{name:>13s}: final validation cross-entropy {value:.3f}")
 norm = {name: float(np.sqrt(sum((k**2).sum() for k in ks))) for name, ks in kernels.items()}
 
 # %% [markdown]
@@ -138,6 +150,9 @@ ax_val.set(
         1.2 * max(final_val.values()),
     ),
     title="Validation loss: memorization vs regularization",
+)
+ax_val.axvspan(
+    EPOCHS - FINAL_WINDOW, EPOCHS, color="gray", alpha=0.1, label="averaged into the final value"
 )
 ax_val.legend()
 
@@ -174,6 +189,7 @@ SUMMARY = {
     "final_val_loss_l2": float(final_val["L2"]),
     "final_val_loss_dropout": float(final_val["dropout"]),
     "final_val_loss_both": float(final_val["L2 + dropout"]),
+    "final_window": FINAL_WINDOW,
     "min_val_loss_none": float(np.min(histories["none"]["val_cross_entropy"])),
     "weight_norm_none": norm["none"],
     "weight_norm_l2": norm["L2"],
