@@ -10,7 +10,10 @@ The figure shows, on the left, test digits (top row), their reconstructions by t
 autoencoder (middle) and by the projection onto the top k principal components (bottom): they
 are indistinguishable. On the right it shows the spectrum of the covariance matrix with the
 chosen k (the variance the code keeps is shaded), and the largest principal angle between the
-decoder's column space and the PCA subspace during training, which falls to round-off.
+decoder's column space and the PCA subspace during training: it falls through 1 degree and
+levels off at 0.0003 to 0.01 degrees (depending on the seed), the noise floor of Adam's
+constant step size (float32 round-off alone would allow about 1e-5 degrees).
+Needs the TensorFlow backend (a `tf.data` pipeline feeds the full batch).
 
 Try:
 - Set `K = 3` (eigenvalue gap λ_3 / λ_4 ≈ 1.5) and `K = 9` (gap λ_9 / λ_10 ≈ 1.15): the
@@ -114,6 +117,11 @@ autoencoder.compile(
 # Full-batch Adam: one epoch of `fit` made of `STEPS` full batches, as in the regression
 # scripts. Repeating this training set in memory `STEPS` times would cost hundreds of
 # megabytes, so a `tf.data` pipeline hands `fit` the same full batch `STEPS` times instead.
+#
+# Adam does not converge to the minimum with a constant learning rate $\eta$: near it, its step
+# $\eta\,\hat m/(\sqrt{\hat v} + \epsilon)$ stays of order $\eta$ in the directions where the
+# gradient keeps changing sign, so the weights jitter around the principal subspace and the
+# angle levels off at a floor set by $\eta$, not by float32 round-off.
 
 
 # %%
@@ -132,7 +140,7 @@ class RecordAngle(keras.callbacks.Callback):
 
 recorder = RecordAngle()
 full_batches = tf.data.Dataset.from_tensors((x_train, x_train)).repeat(STEPS)
-autoencoder.fit(full_batches, epochs=1, verbose=0, callbacks=[recorder])
+autoencoder.fit(full_batches, epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
 angles = np.array(recorder.angles)
 angle_steps = RECORD_EVERY * np.arange(len(angles))
 
