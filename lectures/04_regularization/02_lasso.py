@@ -119,12 +119,13 @@ print(
 # The argument needs the iterate to *start* in the band, and the rest of the weights to be
 # near the Lasso solution, so that $g_j$ is near its value there. From a random start neither
 # holds for a long time: the Hessian $\frac2n X^\top X$ of the diabetes data has a smallest
-# eigenvalue $\lambda_{\min} \approx 0.016$ (the correlated s1/s2 pair), and the start's
+# eigenvalue $\lambda_{\min}$ of 0.014 to 0.022 (the correlated s1/s2 pair), and the start's
 # component along that direction decays like $(1 - \eta\lambda_{\min})^t$, still $e^{-1}$ of
-# itself after $1/(\eta\lambda_{\min}) \approx 3{,}000$ steps; a Glorot start left weights
-# 20 times the band width away from zero after 3,000 steps. Started at $w = 0$, every weight
-# begins in its band; one whose data gradient is larger than $\lambda$ early on leaves it, and
-# re-enters once the other weights have settled near the Lasso solution.
+# itself after $1/(\eta\lambda_{\min}) \approx 2{,}300$ to $3{,}500$ steps; a Glorot start
+# leaves weights up to 20 times the band width from zero after 3,000 steps. Started at
+# $w = 0$, every weight begins in its band; one whose data gradient is larger than $\lambda$
+# early on leaves it, and re-enters once the other weights have settled near the Lasso
+# solution.
 #
 # The five penalties are five independent linear models in one Keras model: they share the
 # input and nothing else, so the gradient of the summed loss with respect to one model's

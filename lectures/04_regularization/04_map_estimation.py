@@ -10,8 +10,9 @@ The figure shows the posterior density of a two-parameter problem (filled contou
 prior, the prior's own contours (dashed: circles for the Gaussian, diamonds for the Laplace), the
 least-squares estimate, the MAP point found by maximizing the log-posterior numerically and the
 regularized least-squares solution. Look at where the two MAP points sit: the Gaussian one is
-pulled towards the origin, the Laplace one often lands on an axis (a corner of a diamond), with
-the irrelevant second weight exactly zero.
+pulled towards the origin, the Laplace one can land on an axis (a corner of a diamond), with
+the irrelevant second weight exactly zero; it does whenever the data term's slope along w2
+there is at most the penalty's, the KKT condition of the Lasso (as for the default seed).
 
 Try:
 - Make the prior wider (`PRIOR_STD = 2.0`): both MAP points move towards least squares.
