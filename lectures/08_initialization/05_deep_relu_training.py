@@ -8,8 +8,8 @@ the initializers differ in the weight variance, 2/(n_in + n_out) against 2/n_in,
 distribution (uniform against truncated normal); the variance recursion below sees only the
 variance.
 
-Left: the training loss against the epoch. From He's start the loss falls by orders of
-magnitude; from Glorot's it stays at log(10), the loss of a uniform guess over the 10 classes,
+Left: the training loss against the epoch. From He's start the loss falls by one to three
+orders of magnitude; from Glorot's it stays at log(10), the loss of a uniform guess over the 10 classes,
 for the whole run. Right: why, measured at initialization: the mean square of the activations
 in each layer. Each ReLU layer halves it under Glorot (2^-30 ~ 1e-9 at the top), while He keeps
 it constant, so Glorot's network hands its last layer (and its gradients) almost no signal.
