@@ -52,19 +52,20 @@ def test_02_activation_functions(run_script, claim_seed):
 def test_03_width_and_depth(run_script, claim_seed):
     s = run_script(f"{LECTURE}/03_width_and_depth.py", seed=claim_seed)["summary"]
     # The smallest network (width 4, one hidden layer) underfits the spirals (measured training
-    # accuracy 0.638 / 0.722 over seeds 0-5) ...
+    # accuracy 0.638 / 0.722 over seeds 0-9) ...
     assert s["spirals_smallest_accuracy"] <= 0.80
     # ... the largest (width 64, three hidden layers) fits them (measured 0.995 / 1.000).
     assert s["spirals_largest_accuracy"] >= 0.95
     # Accuracy never falls with width at any depth: the smallest step from one width to the
     # next (measured 0.000 / 0.002, never negative) ...
     assert s["spirals_min_width_step"] >= 0.0
-    # ... and grows with depth at the narrowest width: both deeper width-4 networks beat the
-    # one-layer one (smallest gain measured 0.058 / 0.202).
-    assert s["spirals_narrow_deeper_gain"] >= 0.03
+    # ... and depth helps the narrowest network: the better of the two deeper width-4 networks
+    # beats the one-layer one (gain measured 0.107 / 0.350). Not both: a narrow deep ReLU
+    # network can get stuck (seed 8: depth 2 reaches 0.587 against 0.675 for depth 1).
+    assert s["spirals_narrow_deeper_gain"] >= 0.05
     # The moons need little capacity: the smallest network's shortfall from the largest is
-    # less than half of its shortfall on the spirals (measured moons 0.022 / 0.127, spirals
-    # 0.278 / 0.362; ratio at most 0.36).
+    # less than half of its shortfall on the spirals (measured moons 0.011 / 0.127, spirals
+    # 0.278 / 0.362; ratio at most 0.40, seed 6).
     assert s["moons_shortfall"] <= 0.5 * s["spirals_shortfall"]
 
 
