@@ -51,30 +51,31 @@ def test_03_bias_variance_mlp(run_script, claim_seed):
     s = run_script(f"{LECTURE}/03_bias_variance_mlp.py", seed=claim_seed)["summary"]
     # The batched model's loss is the mean of the networks' own objectives J_m, and one network
     # of the stack is an ordinary Dense MLP with kernel_regularizer=L2: same outputs and same
-    # loss, float32 identities (measured over seeds 0-2: 0 to 6.5e-8, 0 to 3.0e-8 and 0).
+    # loss, float32 identities (measured over seeds 0-9: 0 to 1.3e-7, 0 to 6.0e-8 and 0 to
+    # 1.1e-7).
     assert s["batched_loss_error"] <= 1e-6
     assert s["reference_output_error"] <= 1e-6
     assert s["reference_loss_error"] <= 1e-6
     # The identity: exact for bias^2 + variance in float64 (measured 1.9e-16 to 2.1e-16), and
     # with the noise within the Monte Carlo error of R = 60 networks, a few tenths of a percent,
-    # of the measured test MSE (measured over seeds 0-2: at most 0.22 %, 0.38 %, 0.65 %).
+    # of the measured test MSE (measured over seeds 0-9: largest gap 0.19 % to 0.68 %).
     assert s["max_exact_gap"] <= 1e-12
-    assert s["max_identity_gap"] <= 0.03
+    assert s["max_identity_gap"] <= 0.02
     # Along the knob, from strong to weak L2 penalty (growing capacity), bias^2 falls at every
-    # step (largest step ratio measured x0.645, x0.646, x0.664 for seeds 0-2) and variance rises
-    # at every step (smallest x1.23, x1.16, x1.28) ...
+    # step (largest step ratio over seeds 0-9: x0.645 to x0.693) and variance rises at every
+    # step (smallest step ratio over seeds 0-9: x1.16 to x1.39) ...
     assert s["max_bias2_step_ratio"] < 1.0
     assert s["min_variance_step_ratio"] > 1.0
-    # ... by large factors over the whole range (bias^2 down 218, 243, 142 times; variance up
-    # 3.7, 4.8, 6.3 times).
-    assert s["bias2_strongest_l2"] >= 20 * s["bias2_weakest_l2"]
+    # ... by large factors over the whole range (over seeds 0-9: bias^2 down 112 to 773 times;
+    # variance up 3.7 to 8.8 times).
+    assert s["bias2_strongest_l2"] >= 50 * s["bias2_weakest_l2"]
     assert s["variance_weakest_l2"] >= 2 * s["variance_strongest_l2"]
     # Each network of the stack trains as if alone: network 0 after 20 Adam steps in the stack
     # equals an ordinary Dense MLP trained alone from the same start with Adam (the stack uses
     # epsilon / M, which makes the two updates the same function of the gradient), up to
     # float32 round-off of another summation order, against weights that moved by up to
-    # 20 steps of eta = 0.03 (measured over seeds 0-2: difference 6.0e-8 to 1.2e-7, movement
-    # 0.34 to 0.38).
+    # 20 steps of eta = 0.03 (measured over seeds 0-9: difference 6.0e-8 to 1.5e-7, movement
+    # 0.33 to 0.39).
     assert s["alone_weight_movement"] >= 0.1
     assert s["alone_weight_difference"] <= 1e-6
 
