@@ -9,10 +9,11 @@ distribution (uniform against truncated normal); the variance recursion below se
 variance.
 
 Left: the training loss against the epoch. From He's start the loss falls by one to three
-orders of magnitude; from Glorot's it stays at log(10), the loss of a uniform guess over the 10 classes,
-for the whole run. Right: why, measured at initialization: the mean square of the activations
-in each layer. Each ReLU layer halves it under Glorot (2^-30 ~ 1e-9 at the top), while He keeps
-it constant, so Glorot's network hands its last layer (and its gradients) almost no signal.
+orders of magnitude; from Glorot's it stays at log(10), the loss of a uniform guess over the
+10 classes, for the whole run. Right: why, measured at initialization: the mean square of the
+activations in each layer. Each ReLU layer halves it under Glorot (2^-30 ~ 1e-9 at the
+top), while He keeps it constant, so Glorot's network hands its last layer (and its
+gradients) almost no signal.
 Plain SGD at this depth is not smooth: He's curve shows spikes it recovers from, and the
 weights at the very end may sit on one (the loss of the final weights then jumps, on some
 seeds above log 10), so the lesson is read off the curve: its lowest point, a mean over
