@@ -68,9 +68,9 @@ ACTIVATIONS = ("sigmoid", "relu")  # the lesson compares these two; add "tanh" t
 #
 # **The typical case (mean field).** Entry $(i, j)$ of $\delta^{l+1} (W^{l+1})^\top$ is
 # $\sum_k \delta^{l+1}_{ik} W^{l+1}_{jk}$, a sum over the $n_{l+1}$ units that $z^l_j$ feeds.
-# Treating the weights as independent of $\delta^{l+1}$ and of $\varphi'(z^l)$ (exact in
-# expectation at initialization for the last layer, a good approximation for wide layers, as
-# in lecture 08), summing the squares over the $n_l$ units of layer $l$ gives
+# Treating the weights as independent of $\delta^{l+1}$ and of $\varphi'(z^l)$ (the
+# gradient-independence assumption of mean-field theory, accurate for wide layers, as in
+# lecture 08), summing the squares over the $n_l$ units of layer $l$ gives
 # $$\mathbb E\,\|\delta^l\|_F^2 = n_l\,\mathrm{Var}[w^{l+1}]\;
 #   \mathbb E[\varphi'(z^l)^2]\;\|\delta^{l+1}\|_F^2 .$$
 # For a square Glorot kernel $n_l \mathrm{Var}[w] = 1$, so the factor per layer is
