@@ -11,15 +11,16 @@ the same number of steps.
 The figure shows (left) the mean square activation per layer, measured (markers) and predicted
 (dashed): the plain network halves it at every layer, the unscaled residual network multiplies
 it by 3/2, the scaled one by 1 + 1/(2L), a total growth of at most e^(1/2) = 1.65; (middle) the
-norm of the loss gradient with respect to each layer's weights, tiny and flat for the plain
-network, of order one for the residual one; (right) the training loss: the residual network
-learns the digits, the plain one stays at log 10, the loss of a constant prediction.
+norm of the loss gradient with respect to each layer's weights, tiny for the plain network,
+five orders of magnitude larger and nearly the same in every hidden layer for the residual
+one; (right) the training loss: the residual network learns the digits, the plain one stays
+near log 10, the loss of a constant prediction.
 
 This script takes the gradients with TensorFlow's `tf.GradientTape` (TensorFlow backend).
 
 Try:
-- Set `kernel_initializer="he_normal"` in `block`: the plain network's signal no longer vanishes
-  (lecture 08); does it train now?
+- Pass `kernel_initializer="he_normal"` to the hidden `Dense` layers in `network`: the plain
+  network's signal no longer vanishes (lecture 08); does it train now?
 - Set `ALPHA_POWER = 0` (alpha = 1): the residual network's activations grow like 1.5^l.
 - Set `DEPTH = 8`: how much of the plain network's problem remains?
 """
@@ -210,7 +211,7 @@ for label in KINDS:
     ax_g.semilogy(np.arange(DEPTH + 1), grad_norms[label], "o-", color=color, label=text)
 ax_g.set(
     xlabel="layer l",
-    ylabel=r"$\|\partial \mathrm{loss} / \partial W_l\|_F$ (geometric mean)",
+    ylabel=r"$\|\partial \mathrm{loss} / \partial W_l\|_F$",
     title="Gradient norms at initialization",
 )
 ax_g.legend()
@@ -220,12 +221,13 @@ for label in KINDS:
 ax_loss.axhline(np.log(10), color="gray", linestyle=":", label="log 10 (constant prediction)")
 ax_loss.set(
     xlabel="full-batch SGD step",
-    ylabel="training cross-entropy (mean of networks)",
+    ylabel="training cross-entropy",
     title="Training with the same budget",
 )
 ax_loss.legend()
 fig.suptitle(
-    f"{DEPTH} hidden layers of width {WIDTH}, Glorot initialization, {REPEATS} networks each"
+    f"{DEPTH} hidden layers of width {WIDTH}, Glorot initialization, "
+    f"{REPEATS} network(s) of each kind"
 )
 plt.show()
 

@@ -99,10 +99,11 @@ def test_07_residual_networks(run_script, claim_seed):
     # The residual network's per-layer gradient norms stay within a factor of a few of each other
     # (measured largest / smallest: MEASURED_07_SPREAD).
     assert s["residual_grad_spread"] <= 20.0
-    # After the same SGD steps the residual network has learned the digits and the plain one has
-    # not left log 10 = 2.303, the loss of a constant prediction (measured: MEASURED_07_LOSS).
-    assert s["plain_final_loss"] >= 2.2
+    # After the same SGD steps the residual network has learned the digits (its loss is far below
+    # half the plain one's) and the plain one has hardly left log 10 = 2.303, the loss of a
+    # constant prediction: at most a quarter lower (measured: MEASURED_07_LOSS).
     assert s["residual_final_loss"] <= 0.5 * s["plain_final_loss"]
+    assert s["plain_final_loss"] >= 0.75 * math.log(10)
     # The scaled residual network's signal grows by (1 + 1/(2L))^L = 1.64 over the depth, as the
     # variance recursion predicts (measured relative error: MEASURED_07_GROWTH).
     assert s["residual_growth_rel_error"] <= 0.1
