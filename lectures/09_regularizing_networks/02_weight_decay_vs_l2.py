@@ -53,17 +53,18 @@ ADAM_RATE = 1e-3
 # The identity below is exact in exact arithmetic. In float32 the two computations round
 # differently (by about $10^{-8}$), and in a ReLU network such a difference can flip a unit that
 # sits at the kink, after which the trajectories drift apart to about $10^{-3}$. In float64
-# the rounding is $10^{-16}$ and the identity shows as it is. Keras' float type is global
-# (`keras.config.set_floatx`): it is switched to float64 for the four trainings only and set
-# back once they are done, so that a script run after this one in the same Python process
-# (a notebook kernel) gets float32 models as usual.
+# the rounding is $10^{-16}$ and the identity shows as it is. Keras' float type and its dtype
+# policy (the type new layers compute and store in) are global: both are switched to float64
+# for the four trainings only and set back once they are done, so that a script run after
+# this one in the same Python process (a notebook kernel) gets float32 models as usual.
 #
 # The 300 training digits of lecture 03 form one cached full batch: with a `tf.data` pipeline
 # Keras does not re-wrap the NumPy arrays at every epoch, so an epoch costs one step.
 
 # %%
-FLOATX = keras.config.floatx()  # float32, restored after the trainings
+FLOATX, POLICY = keras.config.floatx(), keras.config.dtype_policy()  # restored below
 keras.config.set_floatx("float64")
+keras.config.set_dtype_policy("float64")
 keras.utils.set_random_seed(SEED)
 split = load_digits(n_train=N_TRAIN, seed=SEED)
 train_data = tf.data.Dataset.from_tensor_slices((split.x_train.astype("float64"), split.y_train))
@@ -123,6 +124,7 @@ adam = keras.optimizers.Adam(ADAM_RATE)
 runs["Adam + L2"] = train(adam_model, adam)
 runs["AdamW"] = train(make_model(), keras.optimizers.AdamW(ADAM_RATE, weight_decay=2 * PENALTY))
 keras.config.set_floatx(FLOATX)  # the models above keep their float64 weights
+keras.config.set_dtype_policy(POLICY)
 
 sgd_gap = np.abs(runs["SGD + L2"] - runs["SGD, weight decay"]).max(axis=1)
 adam_gap = np.abs(runs["Adam + L2"] - runs["AdamW"]).max(axis=1)
