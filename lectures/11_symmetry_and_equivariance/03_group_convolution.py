@@ -1,6 +1,6 @@
 """
 A group-equivariant CNN: lifting and group convolutions for the rotation group C4
-================================================================================
+=================================================================================
 
 A C4 lifting convolution and a C4 group convolution, written as Keras layers with
 `keras.ops` (four rotated copies of one kernel), make a network whose feature maps rotate with
@@ -20,8 +20,9 @@ Try:
 - Replace `GlobalAveragePooling3D` in the G-CNN by `GlobalMaxPooling3D`: still invariant?
 - Set `KERNEL_SIZE = 4`: with an even kernel and "same" padding, is the G-CNN still exactly
   equivariant? (Where is the centre of a 4 x 4 kernel?)
-- Add `keras.layers.MaxPooling2D(2)` with `padding="same"` on 12 x 12 inputs after a
-  second pooling (3 x 3 maps): what happens to the error at 90 degrees?
+- Set `PAD = 1` (a 10 x 10 canvas): the corners of the digit leave the canvas under the
+  interpolated rotations. How does the curve between the multiples of 90 degrees change, and
+  does the error at the multiples?
 """
 
 # %%

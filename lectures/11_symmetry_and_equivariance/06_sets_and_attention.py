@@ -18,10 +18,10 @@ of magnitude between the models whose symmetry is in the architecture and those 
 Try:
 - Make the readout nonlinear (`keras.layers.Dense(32, activation="relu")` before the last
   `Dense(1)`): what happens to the error on sets of 20?
-- Replace the sum by the mean in `MaskedSum`: which targets can the model still represent on
-  sets of every size? (Try the target `x.mean`.)
-- Give `MultiHeadAttention` a causal mask (`use_causal_mask=True`): which permutations is it
-  still equivariant to?
+- Replace the sum by the mean in `MaskedSum` (divide by `ops.sum(slots[..., 1:], axis=1)`):
+  what happens to the error on sets of 20, and for which targets is the mean the right pooling?
+- Give the attention a causal mask (`attention(x, x, use_causal_mask=True)` in
+  `self_attention`): which permutations is it still equivariant to?
 """
 
 # %%
