@@ -1,6 +1,6 @@
 """
 The empirical neural tangent kernel: it concentrates at its closed form as the width grows
-=========================================================================================
+==========================================================================================
 
 For 64 random two-hidden-layer ReLU networks of each width n = 32, ..., 512 (NTK
 parameterization), the empirical neural tangent kernel Θ(x, x') = ∇_θ f(x) · ∇_θ f(x') is

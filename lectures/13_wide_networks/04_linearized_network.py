@@ -19,7 +19,7 @@ Try:
 - Set `MOMENTUM = 0.0`: plain gradient descent, the setting of script 03. Does the gap change?
 - Set `LEARNING_RATE = 0.2` with `MOMENTUM = 0.9`: at which widths does the network leave its
   linearization?
-- Replace `"relu"` by `"tanh"` in `TaylorNTKNetwork` and `NTKDense`, with `SIGMA2 = 1.0`.
+- Set `REPLICATES = 8`: how much closer to the fitted line do the points come?
 """
 
 # %%

@@ -20,7 +20,7 @@ Needs the TensorFlow backend for one check: the NTK formula against `tf.Gradient
 
 Try:
 - Set `WIDTH = 512`: does the NTK network's alignment still stay flat?
-- Set `STEPS = 4000`: does the mean-field alignment keep growing or saturate?
+- Set `STEPS = 3000`: does the mean-field alignment keep growing or saturate?
 - Set `TARGET_FREQUENCY = 1`: a target close to the initial kernel's top eigenfunctions; how
   much is left for feature learning?
 """

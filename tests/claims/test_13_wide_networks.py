@@ -72,3 +72,71 @@ def test_02_empirical_ntk(run_script, claim_seed):
     # 0.13 / sqrt(64) ~ 1.6 %): measured 2.947 / 3.059.
     assert s["ntk_diag_closed_form"] == pytest.approx(3.0, abs=1e-12)
     assert abs(s["ntk_diag_mean_widest"] / 3.0 - 1) <= 0.05
+
+
+def test_03_lazy_training(run_script, claim_seed):
+    s = run_script(f"{LECTURE}/03_lazy_training.py", seed=claim_seed)["summary"]
+    assert s["steps"] == 1000 and s["widest"] == 32768
+    # The NTK formula of the script equals the kernel from tf.GradientTape gradients up to
+    # float32 rounding (measured relative difference MEAS03_FORMULA).
+    assert s["ntk_formula_vs_autodiff"] <= 1e-5
+    # Gradient descent is stable (eta * lambda_max / N < 1, measured MEAS03_ETA) and fits the
+    # 12 points (training RMSE of every network MEAS03_RMSE, targets of size ~1).
+    assert s["eta_times_lambda_max_over_n"] < 1
+    assert s["max_train_rmse"] <= 0.1
+    # ||theta_T - theta_0|| = O(1) while ||theta_0|| ~ sqrt(4 n): relative change ~ n^(-1/2).
+    # Each point is an RMS over 4 networks whose changes differ by a few per cent, so the slope
+    # over widths 128..32768 (factor 256) is known to about +-0.02; its finite-width
+    # correction is larger at n = 128. Measured MEAS03_W.
+    assert abs(s["weight_change_slope"] + 0.5) <= 0.1
+    # The kernel moves at least as fast as the O(n^(-1/2)) bound falls, and not faster than the
+    # O(1/n) of smooth activations: measured MEAS03_K.
+    assert -1.1 <= s["ntk_change_slope"] <= -0.45
+    # The trained network approaches its NTK predictor: the distance falls at every step of
+    # the width (a factor 4 each, expected ratio ~2 against a replicate scatter of ~20 %),
+    # with slope near the -1/2 of the bound (measured MEAS03_D), by a factor > 5 overall
+    # (measured MEAS03_RATIO).
+    assert s["kernel_distance_monotone"]
+    assert -0.75 <= s["kernel_distance_slope"] <= -0.3
+    assert s["kernel_distance_widest"] <= s["kernel_distance_narrowest"] / 5
+
+
+def test_04_linearized_network(run_script, claim_seed):
+    s = run_script(f"{LECTURE}/04_linearized_network.py", seed=claim_seed)["summary"]
+    assert s["steps"] == 300 and s["widest"] == 16384
+    # The Taylor layer starts at the network: f_lin(x; 0) = f(x; theta_0) up to float32
+    # rounding (measured MEAS04_START).
+    assert s["start_gap"] <= 1e-5
+    # Trained by the same SGD with momentum, the network stays within O(n^(-1/2)) of its
+    # linearization (Lee et al. 2019): the end-of-training RMS gap on the test grid falls at
+    # every step of the width (factor 4, expected ratio ~2 against a replicate scatter of
+    # ~20 %), with slope MEAS04_SLOPE, by a factor MEAS04_RATIO from n = 256 to 16384.
+    assert s["prediction_gap_monotone"]
+    assert -0.8 <= s["prediction_gap_slope"] <= -0.3
+    assert s["prediction_gap_widest"] <= s["prediction_gap_narrowest"] / 4
+    # Both models fit the training set at the largest width (measured MEAS04_TRAIN).
+    assert s["final_train_loss_widest"] <= 0.01
+
+
+def test_05_feature_learning(run_script, claim_seed):
+    s = run_script(f"{LECTURE}/05_feature_learning.py", seed=claim_seed)["summary"]
+    assert s["width"] == 4096 and s["steps"] == 1500
+    # The NTK formula equals the autodiff kernel up to float32 rounding (measured MEAS05_FORMULA).
+    assert s["ntk_formula_vs_autodiff"] <= 1e-5
+    # Both scalings fit the 24 points (training RMSE MEAS05_RMSE).
+    assert s["max_train_rmse"] <= 0.1
+    # NTK parameterization: the hidden weights move by O(n^(-1/2)) (measured MEAS05_WNTK at
+    # n = 4096, where 1/sqrt(n) = 0.016); mean-field: by order 1 (measured MEAS05_WMF).
+    assert s["weight_move_ntk"] <= 0.15
+    assert s["weight_move_mf"] >= 1.0
+    # Both start from the same weights, hence the same centred alignment (measured MEAS05_A0).
+    assert s["align_start_mf"] == pytest.approx(s["align_start_ntk"], rel=1e-6)
+    # The lazy kernel's alignment barely moves: |change| MEAS05_DNTK (its fluctuation is of
+    # the order of the kernel's own O(n^(-1/2)) movement); the mean-field kernel's grows by
+    # MEAS05_DMF, i.e. by a factor MEAS05_FACTOR: at least ten times the lazy change.
+    change_ntk = abs(s["align_end_ntk"] - s["align_start_ntk"])
+    change_mf = s["align_end_mf"] - s["align_start_mf"]
+    assert change_ntk <= 0.015
+    assert change_mf >= 0.04
+    assert change_mf >= 10 * change_ntk
+    assert s["align_end_mf"] >= 1.3 * s["align_start_mf"]
