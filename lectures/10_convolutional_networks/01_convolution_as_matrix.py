@@ -17,8 +17,8 @@ border (p = (k - 1)/2 on each side, plus one where the shift wraps around).
 Try:
 - Set `KERNEL_SIZE = 5`: the band widens and the commutator is non-zero at 5 positions.
 - Set `N = 32`: the parameter count of the layer stays `KERNEL_SIZE`, the dense map's grows as N^2.
-- Set `use_bias=True` in `conv_layer`: the layer becomes affine and the "matrix" of basis
-  responses no longer reproduces it (the bias is added to every column).
+- Set `M = 8`: the 2-D matrix is 64 x 64, made of 8 x 8 circulant blocks arranged in a
+  circulant pattern; how many of its 64 x 64 entries are non-zero?
 """
 
 # %%

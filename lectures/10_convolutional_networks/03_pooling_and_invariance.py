@@ -17,7 +17,7 @@ these are properties of the architecture, true before and after any training.
 
 Try:
 - Set `POOL = 4`: invariance only to shifts by multiples of 4.
-- Replace `keras.layers.MaxPooling2D` by `keras.layers.AveragePooling2D` in `pooled`: is the
+- Replace `keras.layers.MaxPooling2D` by `keras.layers.AveragePooling2D` in `network`: is the
   odd-shift change smaller? (Averaging is already a blur.)
 - Drop the `wrap` in `circular_conv` (use `padding="same"`): even shifts no longer give zeros,
   because zero padding breaks equivariance at the border (script 1).

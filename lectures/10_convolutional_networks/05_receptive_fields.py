@@ -19,10 +19,11 @@ This script takes the gradient with TensorFlow's `tf.GradientTape` (TensorFlow b
 
 Try:
 - Change the plain stack to kernel size 5: the side grows by 4 per layer.
-- Add a `MaxPooling2D` layer as a (k = 2, s = 2) entry of a stack: pooling enlarges the
-  receptive field like a strided convolution (it has no kernel weights; replace it by a
-  stride-2 convolution with ones to keep the count of paths).
-- Use dilations 1, 2, 4, 8 with kernel size 2: the receptive field now has holes.
+- Make the last layer of the plain stack `(2, 2, 1)`: a 2 x 2 convolution with stride 2 has
+  the support of a 2 x 2 max pooling layer. Predict the new side from the formula first.
+- Replace the dilated stack by `[(2, 1, 1), (2, 1, 3), (2, 1, 9), (2, 1, 27)]`: the receptive
+  field (side 41) has holes, since the offsets are the numbers whose base-3 digits are 0 or 1,
+  and `all_filled` becomes False.
 """
 
 # %%
