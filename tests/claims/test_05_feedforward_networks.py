@@ -114,8 +114,8 @@ def test_06_three_keras_apis(run_script, claim_seed):
         assert s[f"{api}_parameters"] == 243
     assert s["parameter_counts_match"]
     # With the weights copied, the outputs are identical bit for bit; before copying they
-    # differed (measured max difference functional / subclassed: 0.82 / 0.89, 0.90 / 0.76,
-    # 0.86 / 0.91 for seeds 0-2): differently initialized networks disagree on probabilities.
+    # differed (measured max difference 0.76 / 0.98 over seeds 0-9, both models):
+    # differently initialized networks disagree on class probabilities by far more than 0.1.
     assert s["functional_identical"] and s["subclassed_identical"]
     assert s["functional_diff_before_copy"] > 0.1
     assert s["subclassed_diff_before_copy"] > 0.1
