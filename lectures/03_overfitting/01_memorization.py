@@ -7,9 +7,9 @@ training error to zero while the validation loss passes a minimum and climbs aga
 
 The figure shows the empirical risk (training loss) and the validation loss against the epoch on
 a log scale, with the validation minimum marked, and the two accuracies. Look for the moment the
-curves part: after it, every further epoch lowers the training loss and raises the validation
-loss. The network keeps getting *more confident* on the validation digits it gets wrong, which is
-why the validation loss grows even while the validation accuracy barely moves.
+curves part: after it, every further epoch lowers the training loss while the validation loss
+climbs. The network keeps getting *more confident* on the validation digits it gets wrong, which
+is why the validation loss grows even while the validation accuracy barely moves.
 
 Try:
 - Halve `N_TRAIN` or double `WIDTH`: does the minimum come earlier or later?

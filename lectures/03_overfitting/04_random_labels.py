@@ -193,6 +193,13 @@ ax.plot(
     label="random labels: validation",
 )
 ax.axhline(0.1, color="gray", linestyle=":", label="chance (1/10)")
+ax.axhspan(
+    renamed_random.mean() - 2 * renamed_random.std(),
+    renamed_random.mean() + 2 * renamed_random.std(),
+    color="gray",
+    alpha=0.2,
+    label=f"final predictions vs renamed classes (±2 sd); p = {p_random:.2f}",
+)
 ax.axhline(THRESHOLD, color="black", linewidth=0.8)
 for crossing, color in ((epochs_true, "tab:blue"), (epochs_random, "tab:red")):
     if crossing <= EPOCHS:
