@@ -47,7 +47,7 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 WIDTH = 4096  # hidden units of every network
 REPLICATES = 4  # networks per scaling
 N_TRAIN = 24  # training inputs
-STEPS = 100 if SMOKE else 1500  # full-batch gradient-descent steps
+STEPS = 90 if SMOKE else 1500  # full-batch gradient-descent steps
 CHECKPOINTS = 3 if SMOKE else 6  # times the kernel is measured after the start
 LEARNING_RATE = 0.5  # eta of the NTK network; the mean-field network uses eta * WIDTH
 TARGET_FREQUENCY = 3  # y = sin(k alpha)
