@@ -11,7 +11,7 @@ The figure shows, on the left, the test accuracy on the rotated test digits of t
 models for every repetition (thin lines join the models of one training set) and their means,
 with the accuracy on the upright test digits for reference; on the right, the invariance error
 of the logits of each trained model under rotations by 90, 180 and 270 degrees, on a log
-scale. Look at the ordering, which holds for every training set, and at the error of the
+scale. Look at the ordering of the means, and at the error of the
 augmented model: much smaller than the plain model's, but not zero; only the G-CNN's is
 float32 rounding.
 
