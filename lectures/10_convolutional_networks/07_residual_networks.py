@@ -45,7 +45,7 @@ import tensorflow as tf
 SMOKE = os.environ.get("MMA440_SMOKE", "0") == "1"
 SEED = int(os.environ.get("MMA440_SEED", "0"))
 
-DEPTH = 32  # hidden layers L
+DEPTH = 8 if SMOKE else 32  # hidden layers L
 WIDTH = 64  # units per hidden layer
 ALPHA_POWER = 0.5  # residual branches scaled by alpha = L^(-ALPHA_POWER)
 REPEATS = 1  # independent networks of each kind (trained side by side)
