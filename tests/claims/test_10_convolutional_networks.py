@@ -30,7 +30,7 @@ def test_01_convolution_as_matrix(run_script, claim_seed):
     assert s["zero_commutator_positions"] == s["kernel_size"]
     # At those positions it is of the size of the output: it contains a term w_t x_j with
     # |w_t| >= 0.5, against |Cx|_i ~ |w| <= sqrt(3), an expected ratio >= 0.5 / sqrt(3) = 0.29,
-    # averaged over 200 signals (measured: 0.44 to 0.63).
+    # averaged over 200 signals (measured: 0.44 to 0.69).
     assert s["zero_commutator_min_nonzero"] >= 0.2
     # Parameters: k^2 C_in C_out + C_out for the convolution (16x16x3 -> 16x16x16, k = 3), the
     # square of the flattened sizes plus biases for the dense layer.
@@ -95,10 +95,10 @@ def test_07_residual_networks(run_script, claim_seed):
     assert s["depth"] >= 30
     # At initialization the plain network's gradients vanish: every layer's gradient carries a
     # factor 2^(-L/2) = 2^-16 = 1.5e-5 from the forward or the backward pass, the residual
-    # network's are of order alpha = 1/sqrt(32) (measured ratio: 2.2e-6 to 4.8e-6).
+    # network's are of order alpha = 1/sqrt(32) (measured ratio: 2.2e-6 to 7.1e-6).
     assert s["first_layer_grad_ratio"] <= 1e-3
     # The residual network's per-layer gradient norms stay within a factor of a few of each other
-    # (measured largest / smallest: 8.7 to 10.0, the input layer's the largest).
+    # (measured largest / smallest: 8.2 to 11.1, the input layer's the largest).
     assert s["residual_grad_spread"] <= 20.0
     # After the same SGD steps the residual network has learned the digits (its loss is far below
     # half the plain one's) and the plain one has hardly left log 10 = 2.303, the loss of a
@@ -107,5 +107,7 @@ def test_07_residual_networks(run_script, claim_seed):
     assert s["residual_final_loss"] <= 0.5 * s["plain_final_loss"]
     assert s["plain_final_loss"] >= 0.75 * math.log(10)
     # The scaled residual network's signal grows by (1 + 1/(2L))^L = 1.64 over the depth, as the
-    # variance recursion predicts (measured relative error: 0.004 to 0.088).
-    assert s["residual_growth_rel_error"] <= 0.1
+    # variance recursion predicts. One network of width 64 realizes the expectation only up to a
+    # finite-width fluctuation: the measured growth ranges over 1.47 to 1.73 (relative error
+    # 0.004 to 0.104), a relative standard deviation of 0.05 over seeds 0-9; the bound is three.
+    assert s["residual_growth_rel_error"] <= 0.15
