@@ -47,8 +47,8 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 WIDTH = 4096  # hidden units of every network
 REPLICATES = 4  # networks per scaling
 N_TRAIN = 24  # training inputs
-STEPS = 90 if SMOKE else 1500  # full-batch gradient-descent steps
-CHECKPOINTS = 3 if SMOKE else 6  # times the kernel is measured after the start
+STEPS = 30 if SMOKE else 1500  # full-batch gradient-descent steps
+CHECKPOINTS = 1 if SMOKE else 6  # times the kernel is measured after the start
 LEARNING_RATE = 0.5  # eta of the NTK network; the mean-field network uses eta * WIDTH
 TARGET_FREQUENCY = 3  # y = sin(k alpha)
 SIGMA2 = 2.0  # weight variance factor sigma_w^2 (He's choice for ReLU)
