@@ -1,6 +1,6 @@
 """
 Capacity sweep: more parameters buy a lower training loss, not a lower validation loss
-=====================================================================================
+======================================================================================
 
 One-hidden-layer networks of ten widths, from 2 to 1024 hidden units (160 to 76,810
 parameters), are trained on the same 300 digits for the same number of full-batch Adam steps;
