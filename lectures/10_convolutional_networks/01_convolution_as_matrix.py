@@ -16,7 +16,8 @@ border (p = (k - 1)/2 on each side, plus one where the shift wraps around).
 
 Try:
 - Set `KERNEL_SIZE = 5`: the band widens and the commutator is non-zero at 5 positions.
-- Set `N = 32`: the parameter count of the layer stays `KERNEL_SIZE`, the dense map's grows as N^2.
+- Set `N = 32`: the printed `Conv2D` count stays 9 * 3 * 16 + 16 = 448, the `Dense` count
+  grows like N^4 (16 times larger); the 1-D layer keeps its `KERNEL_SIZE` weights.
 - Set `M = 8`: the 2-D matrix is 64 x 64, made of 8 x 8 circulant blocks arranged in a
   circulant pattern; how many of its 64 x 64 entries are non-zero?
 """
@@ -57,7 +58,7 @@ PAD = (KERNEL_SIZE - 1) // 2
 # Keras has no circular padding. We get it by wrapping the input, $\tilde x =
 # (x_{n-p}, \dots, x_{n-1}, x, x_0, \dots, x_{p-1})$, with `keras.ops.concatenate`, and then a
 # `padding="valid"` convolution: $y_i = \sum_t w_t x_{(i+t-p) \bmod n}$, a **circulant** matrix
-# $C_{ij} = w_{(j-i+p) \bmod n}$.
+# $C_{ij} = w_{(j-i+p) \bmod n}$ (with $w_t = 0$ for $t \ge k$).
 
 # %%
 keras.utils.set_random_seed(SEED)
@@ -136,10 +137,13 @@ bccb_deviation = float(np.abs(C_2d - C_2d[0][offset]).max())
 # ## Shifts: equivariance of the circular layer, failure at the border for zero padding
 # Let $S$ be the cyclic shift, $(Sx)_i = x_{(i-1) \bmod n}$. Every circulant commutes with $S$
 # (both are polynomials in $S$: $C = \sum_t w_t S^{p-t}$), so $C_{\text{circ}} S x =
-# S C_{\text{circ}} x$. The zero-padded matrix is the circulant minus its $p \times p$
-# wrap-around corners $B$: $C_{\text{zero}} = C_{\text{circ}} - B$, hence
-# $[C_{\text{zero}}, S] = -[B, S] = SB - BS$, whose non-zero rows are the rows of $B$ and of
-# $SB$: the $2p + 1 = k$ positions $\{0, \dots, p\} \cup \{n-p, \dots, n-1\}$.
+# S C_{\text{circ}} x$. The zero-padded matrix is the circulant minus its wrap-around entries
+# $B$ (in the top-right and bottom-left $p \times p$ corners): $C_{\text{zero}} =
+# C_{\text{circ}} - B$, hence $[C_{\text{zero}}, S] = -[B, S] = SB - BS$. Its non-zero rows are
+# those of $BS$ (rows $0, \dots, p-1$ and $n-p, \dots, n-1$) and of $SB$ (rows $1, \dots, p$,
+# $n-p+1, \dots, n-1$ and row $0$, where the shift wraps around), with the non-zeros in
+# different columns so nothing cancels: the $2p + 1 = k$ positions $\{0, \dots, p\} \cup
+# \{n-p, \dots, n-1\}$.
 
 # %%
 shifted = np.roll(x_test, 1, axis=1)  # S x

@@ -19,7 +19,7 @@ equivariant under a group action are exactly the maps in the commutant of its re
 Try:
 - Set `N = 12`: 12 zero singular values; the smallest non-zero one is 2 sin(pi/12) = 0.518.
 - Replace the cyclic shift by the reflection `S = np.eye(N)[::-1]`: how large is the commutant
-  of an involution? (Count its +1 and -1 eigenvalues; the answer is n^2/2.)
+  of an involution? (Count its +1 and -1 eigenvalues; for even n the answer is n^2/2.)
 - Require commuting with S and with the reflection, `commutant([S, np.eye(N)[::-1]])`: the
   dimension drops to n/2 + 1, the symmetric kernels (the dihedral group's irreducibles).
 """
@@ -143,19 +143,25 @@ use_course_style()
 fig = plt.figure(figsize=(17, 9))
 grid = fig.add_gridspec(2, 4)
 ax_sv = fig.add_subplot(grid[0, :2])
-ax_sv.semilogy(np.sort(sv_1d) + 1e-17, "o", markersize=4, label=f"1-D, n = {N}")
-ax_sv.semilogy(np.sort(sv_2d) + 1e-17, ".", markersize=3, label=f"2-D, {GRID}x{GRID} grid")
-ax_sv.axhline(2 * np.sin(np.pi / N), color="tab:blue", linestyle="--", linewidth=1.2)
-ax_sv.axhline(2 * np.sin(np.pi / GRID), color="tab:orange", linestyle="--", linewidth=1.2)
-ax_sv.axhline(TOLERANCE, color="gray", linestyle=":", linewidth=1.2)
-ax_sv.text(len(sv_2d) * 0.3, 2 * np.sin(np.pi / N) * 0.3, r"dashed: $2\sin(\pi/n)$")
-ax_sv.text(len(sv_2d) * 0.3, TOLERANCE * 3, "dotted: zero threshold")
+shown = 2 * GRID**2 + 10  # the zeros and the start of the non-zero singular values
+for values, count, side, label, marker, colour in [
+    (sv_1d, N, N, f"1-D, n = {N}", "o", "tab:blue"),
+    (sv_2d, GRID**2, GRID, f"2-D, {GRID}x{GRID} grid", "s", "tab:orange"),
+]:
+    index = np.arange(1, shown + 1)
+    ax_sv.semilogy(index, np.sort(values)[:shown] + 1e-17, marker, color=colour, label=label)
+    ax_sv.axvline(count + 0.5, color=colour, linestyle=":", linewidth=1.2)
+    ax_sv.axhline(2 * np.sin(np.pi / side), color=colour, linestyle="--", linewidth=1.2)
+ax_sv.axhline(TOLERANCE, color="gray", linestyle="-.", linewidth=1.2, label="zero threshold")
+ax_sv.plot([], [], "k--", linewidth=1.2, label=r"predicted gap $2\sin(\pi/n)$, $2\sin(\pi/m)$")
+ax_sv.plot([], [], "k:", linewidth=1.2, label="n and $m^2$ (predicted dimensions)")
 ax_sv.set(
-    xlabel="index (sorted)",
+    xlabel=f"index of the singular value, sorted (first {shown} of {N**2} and {GRID**4})",
     ylabel="singular value (log scale)",
-    title=f"Singular values of the system: {len(basis_1d)} and {len(basis_2d)} zeros",
+    title=f"Singular values of the system: {len(basis_1d)} and {len(basis_2d)} zeros, then a gap",
+    ylim=(1e-17, 30),
 )
-ax_sv.legend(loc="lower right")
+ax_sv.legend(loc="center right", fontsize=11)
 
 ax_x = fig.add_subplot(grid[0, 2:])
 ax_x.plot(A @ x, "o-", label="$Ax$, A a random solution of AS = SA")
@@ -170,6 +176,7 @@ for k in range(4):
     ax.imshow(matrix, cmap="RdBu_r", vmin=-scale, vmax=scale)
     ax.set(title=f"{'1-D' if k < 2 else '2-D'} null-space basis element {k % 2 + 1}")
     ax.set(xlabel="j", ylabel="i")
+    ax.locator_params(integer=True)
     ax.grid(False)
 fig.suptitle("The linear maps that commute with cyclic shifts (colour: entry, red > 0 > blue)")
 plt.show()

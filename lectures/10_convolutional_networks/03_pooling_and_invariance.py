@@ -93,12 +93,15 @@ def blur_subsample(h):
     return h[:, ::POOL, ::POOL, :]
 
 
+MAX_POOL = f"max pool, stride {POOL}"
+
+
 def network(reduction):
     """Circular conv, reduction, circular conv, global average pooling, linear read-out."""
     keras.utils.set_random_seed(SEED)  # the same convolution weights in all three networks
     inputs = keras.Input((CANVAS, CANVAS, 1))
     h = circular_conv(inputs, CHANNELS)
-    if reduction == "max pool, stride 2":
+    if reduction == MAX_POOL:
         h = keras.layers.MaxPooling2D(POOL)(h)
     elif reduction == "blur pool":
         h = blur_subsample(keras.layers.MaxPooling2D(POOL, strides=1)(wrap(h, 0, POOL - 1)))
@@ -107,7 +110,7 @@ def network(reduction):
     return keras.Model(inputs, keras.layers.Dense(10)(h))
 
 
-REDUCTIONS = ["global average only", "max pool, stride 2", "blur pool"]
+REDUCTIONS = ["global average only", MAX_POOL, "blur pool"]
 change = {}  # relative output change per network and shift, averaged over the images
 per_image_odd = {}
 for reduction in REDUCTIONS:
@@ -120,7 +123,8 @@ for reduction in REDUCTIONS:
     relative = np.linalg.norm(outputs - reference, axis=2) / np.linalg.norm(reference, axis=1)
     change[reduction] = relative.mean(axis=1)
     per_image_odd[reduction] = relative[SHIFTS % POOL != 0].mean(axis=0)
-    print(f"{reduction:>20s}: mean change at odd shifts {relative[1::2].mean():.3f}")
+    aliased = relative[SHIFTS % POOL != 0].mean()
+    print(f"{reduction:>20s}: mean change at shifts t != 0 mod {POOL}: {aliased:.3f}")
 
 # %% [markdown]
 # ## Figure
@@ -139,11 +143,11 @@ ax_shift.set(
     xticks=SHIFTS[::2],
 )
 ax_shift.legend(loc="center right")
-bins = np.linspace(0, max(per_image_odd["max pool, stride 2"].max(), 0.01), 30)
+bins = np.linspace(0, max(per_image_odd[MAX_POOL].max(), 0.01), 30)
 for reduction in REDUCTIONS[1:]:
     ax_hist.hist(per_image_odd[reduction], bins=bins, alpha=0.6, label=reduction)
 ax_hist.set(
-    xlabel="relative output change, mean over the odd shifts",
+    xlabel=f"relative output change, mean over the shifts t $\\neq$ 0 mod {POOL}",
     ylabel="number of digits",
     title="Aliasing per digit: max pool against blur pool",
 )
@@ -158,14 +162,12 @@ plt.show()
 odd = SHIFTS % POOL != 0
 SUMMARY = {
     "gap_max_change": float(change["global average only"].max()),
-    "maxpool_even_max_change": float(change["max pool, stride 2"][~odd].max()),
-    "maxpool_odd_mean_change": float(change["max pool, stride 2"][odd].mean()),
-    "maxpool_odd_min_change": float(change["max pool, stride 2"][odd].min()),
+    "maxpool_even_max_change": float(change[MAX_POOL][~odd].max()),
+    "maxpool_odd_mean_change": float(change[MAX_POOL][odd].mean()),
+    "maxpool_odd_min_change": float(change[MAX_POOL][odd].min()),
     "blurpool_even_max_change": float(change["blur pool"][~odd].max()),
     "blurpool_odd_mean_change": float(change["blur pool"][odd].mean()),
-    "blur_reduction_factor": float(
-        change["max pool, stride 2"][odd].mean() / change["blur pool"][odd].mean()
-    ),
+    "blur_reduction_factor": float(change[MAX_POOL][odd].mean() / change["blur pool"][odd].mean()),
 }
 for key, value in SUMMARY.items():
     print(f"{key:>25s}: {value:.4g}" if isinstance(value, float) else f"{key:>25s}: {value}")
