@@ -15,8 +15,8 @@ plain ones level off: the members' deviations from invariance have mean zero onl
 training data are closed under the group.
 
 Try:
-- Set `HIDDEN = 8`: narrower members; does the augmented ensemble's error still fall as
-  M^(-1/2), or does it level off (the finite-width mean is not exactly invariant)?
+- Set `HIDDEN = 8`: narrower members. The symmetry argument below says the expected
+  ensemble is exactly invariant at every width: does the error still fall as M^(-1/2)?
 - Set `EPOCHS = 10`: how invariant is a barely trained ensemble, and why (think of the
   ensemble mean at initialization)?
 - Measure the ensemble mean's test accuracy on rotated digits against a single member's.
@@ -141,7 +141,13 @@ print(f"augmented members' mean test accuracy (upright digits): {members_accurac
 # $\mathbb E\|\bar\delta_M\|^2 = \|\mu\|^2 + \operatorname{tr}\Sigma / M$: the error falls like
 # $M^{-1/2}$ as long as $\mu$ is negligible. Gerken and Kessel show that for training data
 # closed under the group $\mu \to 0$ in the infinite-width limit, for *every* input, at every
-# time of training; without augmentation nothing makes $\mu$ small.
+# time of training. Nordenfors and Flinth (2024) remove the limit when the group acts on the
+# parameters and preserves their initial distribution, as here: with $T$ the permutation
+# $W_1 \mapsto W_1\rho(g)$ of the first layer's columns, $f_{T\theta}(x) = f_\theta(g \cdot x)$,
+# the loss on an orbit-closed training set is $T$-invariant, full-batch Adam (coordinate-wise)
+# commutes with $T$, and i.i.d. Gaussian initial weights are $T$-invariant in distribution;
+# so $\mathbb E f(g\cdot x) = \mathbb E f(x)$ exactly, $\mu = 0$ at every width. Without
+# augmentation the loss is not $T$-invariant and nothing makes $\mu$ small.
 
 # %%
 SIZES = [2**k for k in range(int(np.log2(MEMBERS)) + 1)]
