@@ -124,22 +124,26 @@ def test_05_feature_learning(run_script, claim_seed):
     assert s["width"] == 4096 and s["steps"] == 1500
     # The NTK formula equals the autodiff kernel up to float32 rounding (measured 4.2e-8 / 4.5e-8).
     assert s["ntk_formula_vs_autodiff"] <= 1e-5
-    # Both scalings fit the 24 points (training RMSE 0.026 / 0.045).
+    # Both scalings fit the 24 points (training RMSE 0.006 / 0.041, targets of size ~1).
     assert s["max_train_rmse"] <= 0.1
-    # NTK parameterization: the hidden weights move by O(n^(-1/2)) (measured 0.056 / 0.066 at
-    # n = 4096, where 1/sqrt(n) = 0.016); mean-field: by order 1 (measured 2.63 / 3.40).
+    # NTK parameterization: the hidden weights move by O(n^(-1/2)) (measured 0.061 / 0.069 at
+    # n = 4096, where 1/sqrt(n) = 0.016); mean-field: by order 1 (measured 2.89 / 3.10).
     assert s["weight_move_ntk"] <= 0.15
     assert s["weight_move_mf"] >= 1.0
-    # Both start from the same weights, hence with the same centred alignment.
+    # Both start from the same weights, hence with the same centred alignment (0.0184 / 0.0193
+    # on the equally spaced angles).
     assert s["align_start_mf"] == pytest.approx(s["align_start_ntk"], rel=1e-6)
-    # The lazy kernel's alignment barely moves: |change| 0.0012 / 0.0065 (of the order of the
-    # kernel's own O(n^(-1/2)) movement, 1/sqrt(4096) = 0.016); the mean-field kernel's grows
-    # by 0.038 / 0.110, 8.5 / 33 times the lazy change, a factor 1.37 / 4.23 over its start
-    # (which itself varies from 0.027 to 0.152 with the random training angles). The bounds
-    # keep a margin of at least 25 % below the smallest measured effect.
+    # Over seeds 0-9 (each value a mean over 4 networks per scaling, the two scalings paired
+    # through their common initial weights): the lazy alignment changes by 0.0041 / 0.0048
+    # (mean 0.0046, sd 0.0002; of the order of the kernel's own O(n^(-1/2)) movement,
+    # 1/sqrt(4096) = 0.016), bounded by 0.01, twice the largest value. The mean-field alignment
+    # grows by 0.045 / 0.071 (mean 0.054, sd 0.010; bound 0.03 = mean - 2.4 sd, six times the
+    # lazy change), 9.7 / 15.5 times the lazy change (mean 11.8, sd 2.0; bound 6 = mean - 3 sd),
+    # and every mean-field network multiplies its own start by 3.2 / 4.7 (smallest of the 4
+    # per seed; mean 3.6, sd 0.5; bound 2 = mean - 3 sd).
     change_ntk = abs(s["align_end_ntk"] - s["align_start_ntk"])
     change_mf = s["align_end_mf"] - s["align_start_mf"]
-    assert change_ntk <= 0.015
+    assert change_ntk <= 0.01
     assert change_mf >= 0.03
-    assert change_mf >= 5 * change_ntk
-    assert s["align_end_mf"] >= 1.25 * s["align_start_mf"]
+    assert change_mf >= 6 * change_ntk
+    assert s["min_growth_mf"] >= 2.0
