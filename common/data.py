@@ -517,8 +517,10 @@ def make_shapes(
     [-max_shift, max_shift] (fractions of the side), and rotated by an angle uniform on
     [-max_angle, max_angle] degrees; Gaussian pixel noise of standard deviation `noise` is added
     and the pixels are clipped to [0, 1]. Shapes: "square", "disk", "triangle" (equilateral,
-    pointing up at angle 0), "cross" (a plus sign of bar width radius/2). Classes have sizes
-    that differ by at most one. Returns x of shape (n, size, size, 1), float32, and y, int64.
+    pointing up at angle 0), "cross" (a plus sign of bar width radius/2). Every shape lies
+    inside its circumcircle, so with max_shift <= 0.5 - radius none leaves the image. Classes
+    have sizes that differ by at most one. Returns x of shape (n, size, size, 1), float32, and
+    y, int64.
     """
     n = _check_int("n", n, 1)
     size = _check_int("size", size, 4)
@@ -550,9 +552,11 @@ def make_shapes(
             inside = np.maximum(np.abs(u), np.abs(v)) <= 1.0 / np.sqrt(2.0)
         elif name == "triangle":  # vertices at angles 90, 210, 330 degrees on the unit circle
             inside = (v >= -0.5) & (np.sqrt(3.0) * u + v <= 1.0) & (-np.sqrt(3.0) * u + v <= 1.0)
-        else:  # cross: two bars of half-width 1/4 and half-length 1
-            inside = ((np.abs(u) <= 0.25) & (np.abs(v) <= 1.0)) | (
-                (np.abs(v) <= 0.25) & (np.abs(u) <= 1.0)
+        else:  # cross: two bars of half-width 1/4 and half-length sqrt(15)/4, so that the
+            # bar corners (sqrt(15)/4, 1/4) lie on the unit circle (circumradius 1)
+            half = np.sqrt(15.0) / 4.0
+            inside = ((np.abs(u) <= 0.25) & (np.abs(v) <= half)) | (
+                (np.abs(v) <= 0.25) & (np.abs(u) <= half)
             )
         x[i] = inside
     x = np.clip(x + noise * rng.standard_normal(x.shape), 0.0, 1.0)
