@@ -74,8 +74,11 @@ x_20, m_20, y_20 = make_sets(N_TEST, np.full(N_TEST, UNSEEN_SIZE))
 
 # %% [markdown]
 # ## Deep Sets
-# Zaheer et al. (2017): every continuous permutation-invariant function of sets of bounded
-# size can be written $f(X) = \rho\big(\sum_i \phi(x_i)\big)$. Here $\phi$ is a two-layer
+# Zaheer et al. (2017): every permutation-invariant function of sets from a countable
+# universe, and every continuous one of sets of $n$ real numbers (with $\phi$ of dimension
+# at least $n$, e.g. the power sums $\sum_i x_i^k$, $k = 1, \dots, n$; Wagstaff et al. 2019
+# show that fewer dimensions do not suffice), can be written
+# $f(X) = \rho\big(\sum_i \phi(x_i)\big)$. Here $\phi$ is a two-layer
 # network applied to every element (a `Dense` layer acts on the last axis, so the same weights
 # meet every slot) and $\rho$ is linear. Permuting the elements permutes the terms of the sum,
 # so $f$ is invariant for *any* weights, and nothing in the model depends on the number of
