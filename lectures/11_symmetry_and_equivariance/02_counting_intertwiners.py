@@ -17,7 +17,7 @@ sets, n of n^2 for a shift-equivariant layer (a convolution).
 Try:
 - Add the case `("D4: 7x7 invariant filters", trivial(8, 2), pixels_d4(7))` to `CASES`:
   how many free parameters does a D4-invariant 7 x 7 filter have? Predict it from the
-  character first (7 fixed pixels for each reflection, 1 for r and r^2).
+  character first (7 fixed pixels for each reflection, 1 for each rotation r, r^2, r^3).
 - Add the case `("C4: 4x4 -> 3x3 images", pixels_c4(4), pixels_c4(3))`: how many linear maps
   from 4 x 4 to 3 x 3 images commute with rotations?
 - Why is dim End_{S_n}(R^n) = 2 for every n >= 2, but 1 for n = 1?
