@@ -16,7 +16,7 @@ it is the D4-average of the digit, the only part that a D4-invariant linear map 
 
 Try:
 - Set `SIZE_ODD = 9`: predict the D4 multiplicities from the character (1 fixed pixel for
-  r and r^2, 9 for each reflection) before running.
+  r, r^2 and r^3, 9 for each reflection) before running.
 - Set `DIGIT_INDEX = 1`: which digits have most of their energy in A1, and why?
 - Replace `fliplr` in `act` by `flipud`: which checks still pass, and which class of
   reflections is now called `s`?
