@@ -21,8 +21,8 @@ This script takes the gradients with TensorFlow's `tf.GradientTape` (TensorFlow 
 Try:
 - Set `ALPHA_POWER = 0` (alpha = 1): the residual network's activations grow like 1.5^l.
 - Set `DEPTH = 8`: how much of the plain network's problem remains?
-- Set `REPLICATES = 1`: how far is one network's signal growth from the prediction, and how
-  far does it move when you change `SEED`?
+- Set `REPLICATES = 1` and `TRAINED = 1`: how far is one network's signal growth from the
+  prediction, and how far does it move when you change `SEED`?
 - In `DeepStack.build`, draw the hidden matrices `w` with standard deviation sqrt(2 / n)
   (He initialization, `keras.initializers.RandomNormal(stddev=...)`): the plain network's
   signal no longer vanishes (lecture 08); does it train now?
