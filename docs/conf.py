@@ -4,11 +4,14 @@ The sources are generated into docs/_generated/ from README.md, the lecture READ
 scripts; nothing under docs/ but this file is written by hand.
 """
 
+import importlib.util
+from pathlib import Path
+
 project = "MMA440 Keras lecture examples"
 author = "MMA440, Mathematical Structures of Deep Neural Networks"
 copyright = "the MMA440 course"
 
-extensions = ["myst_nb", "sphinx-mathjax-offline"]
+extensions = ["myst_nb"]
 # The generated sources: Markdown pages and one notebook per script.
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
@@ -34,5 +37,11 @@ html_theme_options = {
 html_sidebars = {"**": ["sidebar-nav-bs"]}
 html_context = {"default_mode": "light"}
 html_favicon = "favicon.svg"
+# MathJax 3 from the `sphinx-mathjax-offline` package, copied into _static/mathjax/: the pages
+# typeset formulas with no network. (The files only; the package's extension would make
+# Sphinx read the pages one at a time.)
+_mathjax_package = importlib.util.find_spec("sphinx-mathjax-offline")
+html_static_path = [str(Path(_mathjax_package.origin).parent / "static")]
+mathjax_path = "mathjax/tex-chtml.js"
 html_copy_source = False
 html_show_sourcelink = False
