@@ -19,6 +19,7 @@ exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_dmath_double_inline = True  # the READMEs use $$...$$ inside paragraphs
 myst_heading_anchors = 3
+smartquotes = False  # titles and text keep the apostrophes they are written with
 
 # Every script page runs in a fresh kernel, every build: no cache can hide a changed script.
 nb_execution_mode = "force"
