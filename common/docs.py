@@ -41,6 +41,59 @@ BUILD = "_build"
 SETUP_CELL = "get_ipython().ast_node_interactivity = 'none'\n%matplotlib inline"
 
 
+# A line that starts like this inside a formula ends the paragraph in Markdown (a list item,
+# a quote, a heading, a blank line, a setext underline), so the formula is cut in two and shows
+# as raw LaTeX. Write the `+` or `-` at the end of the line before instead.
+_BLOCK_START = re.compile(r"([-+*>]\s|#|\d+[.)]\s|$|[=-]+\s*$)")
+
+
+def formula_problems(text: str) -> list[str]:
+    """Lines of Markdown `text` that break a `$...$` or `$$...$$` formula they lie inside.
+
+    Code spans and fenced code are skipped; a formula left open at the end is a problem too.
+    """
+    problems = []
+    open_math = ""  # "", "$" or "$$"
+    fenced = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        if open_math and _BLOCK_START.match(stripped):
+            problems.append(f"inside {open_math}...{open_math}: {line.strip()!r}")
+        prose = re.sub(r"`[^`]*`", "", line.replace("\\$", ""))
+        for token in re.findall(r"\$\$|\$", prose):
+            if not open_math:
+                open_math = token
+            elif open_math == token:
+                open_math = ""
+    if open_math:
+        problems.append(f"a {open_math} formula is never closed")
+    return problems
+
+
+def markdown_texts(root: Path) -> dict[str, str]:
+    """Every Markdown text the site shows: the READMEs and each script's Markdown cells."""
+    texts = {}
+    scripts = discover_scripts(root)
+    readmes = [root / "README.md"] + [
+        p / "README.md" for p in dict.fromkeys(s.parent for s in scripts)
+    ]
+    for readme in readmes:
+        texts[readme.relative_to(root).as_posix()] = readme.read_text(encoding="utf-8")
+    for path in scripts:
+        notebook = json.loads(to_notebook(path.read_text(encoding="utf-8")))
+        for number, cell in enumerate(notebook["cells"]):
+            if cell["cell_type"] == "markdown":
+                source = cell["source"]
+                text = "".join(source) if isinstance(source, list) else source
+                texts[f"{path.relative_to(root).as_posix()} (Markdown cell {number})"] = text
+    return texts
+
+
 def _rewrite_links(text: str, base: str, pages: set[str]) -> str:
     """Links to scripts and READMEs point at their pages in the site instead.
 
@@ -107,6 +160,13 @@ def generate(root: Path, only: list[str] | None = None) -> Path:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    broken = [
+        f"  {name}: {problem}"
+        for name, text in markdown_texts(root).items()
+        for problem in formula_problems(text)
+    ]
+    if broken:
+        raise SystemExit("common.docs: formulas cut by Markdown:\n" + "\n".join(broken))
     scripts = discover_scripts(root)
     if only:
         wanted = [Path(p).resolve() for p in only]

@@ -54,9 +54,9 @@ N_SHOWN = 20  # fitted curves drawn per panel
 # $y = f(x) + \sigma\varepsilon$, independent of $D$, the expected squared error splits into
 # three terms: with $\bar f(x) = \mathbb E_D[\hat f_D(x)]$,
 # $$\mathbb E_{D,y}\bigl[(y - \hat f_D(x))^2\bigr]
-#   = \underbrace{\bigl(\bar f(x) - f(x)\bigr)^2}_{\text{bias}^2}
-#   + \underbrace{\mathbb E_D\bigl[(\hat f_D(x) - \bar f(x))^2\bigr]}_{\text{variance}}
-#   + \underbrace{\sigma^2}_{\text{noise}} .$$
+#   = \underbrace{\bigl(\bar f(x) - f(x)\bigr)^2}_{\text{bias}^2} +
+#   \underbrace{\mathbb E_D\bigl[(\hat f_D(x) - \bar f(x))^2\bigr]}_{\text{variance}} +
+#   \underbrace{\sigma^2}_{\text{noise}} .$$
 # The cross terms vanish because $\mathbb E[\varepsilon] = 0$ with $\varepsilon$ independent of
 # $D$, and because $\mathbb E_D[\hat f_D(x) - \bar f(x)] = 0$. Averaging over the test inputs
 # (here a grid on `X_RANGE`, standing in for the uniform input distribution) gives the same

@@ -81,8 +81,8 @@ y_grid = f_grid + NOISE * test_rng.standard_normal((REPLICATES, N_GRID))  # fres
 # ## Many networks as one Keras model
 # Network $m$ is a $1 \to 64 \to 1$ MLP with tanh hidden units, trained on its own
 # training set $D_m$ to minimise, in Keras' L2 convention (no factor $\frac12$),
-# $$J_m(\theta_m) = \frac1n \sum_{i=1}^n \bigl(y_{mi} - f_{\theta_m}(x_{mi})\bigr)^2
-#   + \lambda_m \sum_{\text{layers } l} \lVert W^{(l)}_m \rVert_F^2$$
+# $$J_m(\theta_m) = \frac1n \sum_{i=1}^n \bigl(y_{mi} - f_{\theta_m}(x_{mi})\bigr)^2 +
+#   \lambda_m \sum_{\text{layers } l} \lVert W^{(l)}_m \rVert_F^2$$
 # (biases are not penalised), which is what `Dense(..., kernel_regularizer=L2(lam))` and the
 # `"mse"` loss give. Instead of $M$ separate `fit` calls, `ReplicatedDense` holds the $M$ kernels
 # of a layer in one tensor of shape $(M, d_{\text{in}}, d_{\text{out}})$ and multiplies each

@@ -67,8 +67,8 @@ datasets = {
 
 # %% [markdown]
 # ## The networks
-# Depth $L$, width $k$: $h_0 = x \in \mathbb R^2$, $h_\ell = \mathrm{relu}(W_\ell^\top h_{\ell-1}
-# + b_\ell) \in \mathbb R^k$ for $\ell = 1, \dots, L$, and $p(y = 1 \mid x) =
+# Depth $L$, width $k$: $h_0 = x \in \mathbb R^2$, $h_\ell = \mathrm{relu}(W_\ell^\top h_{\ell-1} +
+# b_\ell) \in \mathbb R^k$ for $\ell = 1, \dots, L$, and $p(y = 1 \mid x) =
 # \sigma(w^\top h_L + b)$. The number of parameters is
 # $(2 + 1)k + (L - 1)(k + 1)k + (k + 1)$.
 #

@@ -133,8 +133,8 @@ width_of = np.repeat(WIDTHS, REPLICATES)
 # $\partial f/\partial v_j = c_v\,\phi(h_j)$ and
 # $\partial f/\partial W_{ij} = c_v\, v_j\, \phi'(h_j)\, c_W x_i$, so
 #
-# $$\hat\Theta(x, x') = c_v^2 \sum_{j=1}^n \phi(h_j)\phi(h'_j)
-#   + c_v^2 c_W^2\, (x \cdot x') \sum_{j=1}^n v_j^2\, \phi'(h_j)\phi'(h'_j),$$
+# $$\hat\Theta(x, x') = c_v^2 \sum_{j=1}^n \phi(h_j)\phi(h'_j) +
+#   c_v^2 c_W^2\, (x \cdot x') \sum_{j=1}^n v_j^2\, \phi'(h_j)\phi'(h'_j),$$
 #
 # two matrix products for all inputs at once.
 

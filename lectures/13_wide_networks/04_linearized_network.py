@@ -83,9 +83,9 @@ x_test, y_test = embed(alpha_test).astype("float32"), target(alpha_test)
 # Its first-order Taylor model around $\theta_0 = (W_0, v_0)$ has the parameters
 # $\Delta = (\Delta W, \Delta v)$, starting at 0:
 #
-# $$f_{\mathrm{lin}}(x; \Delta) = f(x; \theta_0)
-#   + \frac{\sigma_w}{\sqrt n}\,\Delta v^\top \phi(h_0)
-#   + \frac{\sigma_w}{\sqrt n}\, v_0^\top\Bigl(\phi'(h_0) \odot
+# $$f_{\mathrm{lin}}(x; \Delta) = f(x; \theta_0) +
+#   \frac{\sigma_w}{\sqrt n}\,\Delta v^\top \phi(h_0) +
+#   \frac{\sigma_w}{\sqrt n}\, v_0^\top\Bigl(\phi'(h_0) \odot
 #     \frac{\sigma_w}{\sqrt d}\,\Delta W x\Bigr), \qquad h_0 = \frac{\sigma_w}{\sqrt d} W_0 x,$$
 #
 # the directional derivative $\nabla_\theta f(x; \theta_0)\,\Delta$ written out by the chain

@@ -149,8 +149,8 @@ model.compile(
 # As in script 03, with the output scale $c_v = \sigma_w / n^{a}$: for one hidden layer the
 # gradient is known in closed form and
 #
-# $$\hat\Theta(x, x') = c_v^2 \sum_{j=1}^n \phi(h_j)\phi(h'_j)
-#   + c_v^2 c_W^2\, (x \cdot x') \sum_{j=1}^n v_j^2\, \phi'(h_j)\phi'(h'_j),
+# $$\hat\Theta(x, x') = c_v^2 \sum_{j=1}^n \phi(h_j)\phi(h'_j) +
+#   c_v^2 c_W^2\, (x \cdot x') \sum_{j=1}^n v_j^2\, \phi'(h_j)\phi'(h'_j),
 #   \qquad c_W = \sigma_w/\sqrt d.$$
 
 
