@@ -20,6 +20,7 @@ traceback. Scripts are always executed anew, so no cache can hide a changed scri
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -94,6 +95,27 @@ def markdown_texts(root: Path) -> dict[str, str]:
     return texts
 
 
+def source_problems(root: Path) -> list[str]:
+    """What would break a page, named by file: a script without a title (its docstring's first
+    line, underlined by `=`), a formula cut by Markdown, an image that does not exist."""
+    problems = []
+    for path in discover_scripts(root):
+        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        lines = docstring.strip().splitlines()
+        if len(lines) < 2 or not lines[0].strip() or not re.fullmatch(r"=+", lines[1].strip()):
+            relative = path.relative_to(root).as_posix()
+            problems.append(
+                f"  {relative}: no title (a docstring starting with a line underlined by =)"
+            )
+    for name, text in markdown_texts(root).items():
+        problems += [f"  {name}: {problem}" for problem in formula_problems(text)]
+        folder = root / name.split(" ")[0]
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text):
+            if not re.match(r"[a-z]+://", target) and not (folder.parent / target).exists():
+                problems.append(f"  {name}: the image {target} does not exist")
+    return problems
+
+
 def _rewrite_links(text: str, base: str, pages: set[str]) -> str:
     """Links to scripts and READMEs point at their pages in the site instead.
 
@@ -132,7 +154,7 @@ def _lecture_page(folder: Path, scripts: list[Path], root: Path, pages: set[str]
     return f"{text.rstrip()}\n\n```{{toctree}}\n:hidden:\n:maxdepth: 1\n\n{entries}\n```\n"
 
 
-def _script_notebook(path: Path, root: Path) -> dict:
+def script_notebook(path: Path, root: Path) -> dict:
     notebook = json.loads(to_notebook(path.read_text(encoding="utf-8")))
     relative = path.relative_to(root).as_posix()
     first = notebook["cells"][0]
@@ -160,13 +182,9 @@ def generate(root: Path, only: list[str] | None = None) -> Path:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    broken = [
-        f"  {name}: {problem}"
-        for name, text in markdown_texts(root).items()
-        for problem in formula_problems(text)
-    ]
-    if broken:
-        raise SystemExit("common.docs: formulas cut by Markdown:\n" + "\n".join(broken))
+    problems = source_problems(root)
+    if problems:
+        raise SystemExit("common.docs: the site's sources have problems:\n" + "\n".join(problems))
     scripts = discover_scripts(root)
     if only:
         wanted = [Path(p).resolve() for p in only]
@@ -193,7 +211,7 @@ def generate(root: Path, only: list[str] | None = None) -> Path:
         page = _lecture_page(folder, members, root, pages)
         (target / "index.md").write_text(page, encoding="utf-8")
         for path in members:
-            notebook = _script_notebook(path, root)
+            notebook = script_notebook(path, root)
             (target / f"{path.stem}.ipynb").write_text(json.dumps(notebook, indent=1) + "\n")
             shutil.copy2(path, target / path.name)
     return out
