@@ -10,6 +10,7 @@ Screenshots of the landing page and a lecture page are saved next to the site.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
 import shutil
@@ -29,6 +30,13 @@ pytestmark = [pytest.mark.docs, pytest.mark.xdist_group("docs")]
 
 SITE = ROOT / "docs" / "_build" / "html"
 SCREENSHOTS = ROOT / "docs" / "_build" / "screenshots"
+SCREENSHOT_PAGES = {
+    "landing.png": "index.html",
+    "lecture.png": "lectures/03_overfitting/index.html",
+}
+# Pages open at the same time in the one browser: enough to keep two cores busy while a page
+# waits for its figures and MathJax.
+PAGES_AT_ONCE = 4
 RAW_MATH = ("\\frac", "\\mathbb", "\\sum_", "\\left(", "$$", "\\(", "\\[")
 
 
@@ -46,17 +54,11 @@ def site_url():
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser():
+def chromium_path() -> str:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Chromium is not installed: `apt-get install -y chromium` (Debian) gives it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield browser
-        browser.close()
+    return chromium
 
 
 def site_pages() -> list[str]:
@@ -64,9 +66,9 @@ def site_pages() -> list[str]:
     return [p for p in pages if not p.startswith(("_", "genindex", "search"))]
 
 
-def visit(browser, url: str, screenshot: Path | None = None) -> dict:
+async def visit(browser, url: str, screenshot: Path | None = None) -> dict:
     """Open `url`; return what a student would see and what went wrong on the way."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
     problems: list[str] = []
     page.on(
         "console",
@@ -74,43 +76,72 @@ def visit(browser, url: str, screenshot: Path | None = None) -> dict:
     )
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
-    response = page.goto(url, wait_until="load")
+    response = await page.goto(url, wait_until="load")
     # MathJax typesets after the page has loaded; wait for it where the page uses it.
-    page.evaluate(
+    await page.evaluate(
         "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
         " ? MathJax.startup.promise : null"
     )
     seen = {
         "status": response.status if response else None,
         "problems": problems,
-        "text": page.evaluate("() => document.body.innerText"),
+        "text": await page.evaluate("() => document.body.innerText"),
         # The prose a student reads: the page without its code cells and code spans.
-        "prose": page.evaluate(
+        "prose": await page.evaluate(
             "() => { const body = document.body.cloneNode(true);"
             " body.querySelectorAll('pre, code, .highlight').forEach(e => e.remove());"
             " return body.innerText; }"
         ),
-        "images": page.evaluate(
+        "images": await page.evaluate(
             "() => Array.from(document.images).map(i => [i.currentSrc, i.naturalWidth])"
         ),
-        "math": page.evaluate("() => document.querySelectorAll('mjx-container').length"),
-        "links": page.evaluate("() => Array.from(document.links).map(a => a.href)"),
-        "title": page.title(),
-        "h1": page.evaluate(
+        "math": await page.evaluate("() => document.querySelectorAll('mjx-container').length"),
+        "links": await page.evaluate("() => Array.from(document.links).map(a => a.href)"),
+        "title": await page.title(),
+        "h1": await page.evaluate(
             "() => Array.from(document.querySelectorAll('h1')).map(h => h.innerText)"
         ),
     }
     if screenshot is not None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(screenshot), full_page=False)
-    page.close()
+        await page.screenshot(path=str(screenshot), full_page=False)
+    await page.close()
     return seen
 
 
+async def visit_all(chromium: str, site_url: str, screenshots: dict[str, str]) -> dict:
+    """Every page of the site, opened once, a few at a time in one browser; the pages named in
+    `screenshots` (file name -> page) are also photographed."""
+    from playwright.async_api import async_playwright
+
+    limit = asyncio.Semaphore(PAGES_AT_ONCE)
+
+    async def one(page: str, screenshot: Path | None = None) -> dict:
+        async with limit:
+            return await visit(browser, urljoin(site_url, page), screenshot)
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        pages = site_pages()
+        seen = await asyncio.gather(*(one(page) for page in pages))
+        shots = await asyncio.gather(
+            *(one(page, SCREENSHOTS / name) for name, page in screenshots.items())
+        )
+        await browser.close()
+    return {
+        "pages": dict(zip(pages, seen, strict=True)),
+        "screenshots": dict(zip(screenshots, shots, strict=True)),
+    }
+
+
 @pytest.fixture(scope="module")
-def visited(browser, site_url):
-    """Every page of the site, opened once."""
-    return {page: visit(browser, urljoin(site_url, page)) for page in site_pages()}
+def site(site_url):
+    return asyncio.run(visit_all(chromium_path(), site_url, SCREENSHOT_PAGES))
+
+
+@pytest.fixture(scope="module")
+def visited(site):
+    return site["pages"]
 
 
 def test_every_page_loads_without_errors(visited):
@@ -171,9 +202,7 @@ def test_every_script_has_a_page_with_its_figures_and_downloads(path, visited, s
     assert any(d.endswith(f"/{path.stem}.ipynb") for d in downloads), "no notebook download"
 
 
-def test_screenshots_of_the_landing_and_a_lecture_page(browser, site_url):
-    lecture = "lectures/03_overfitting/index.html"
-    for name, page in (("landing", "index.html"), ("lecture", lecture)):
-        seen = visit(browser, urljoin(site_url, page), SCREENSHOTS / f"{name}.png")
+def test_screenshots_of_the_landing_and_a_lecture_page(site):
+    for name, seen in site["screenshots"].items():
         assert not seen["problems"], seen["problems"]
-        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+        assert (SCREENSHOTS / name).stat().st_size > 10_000
