@@ -341,6 +341,58 @@ def make_teacher_student(
 
 
 # ---------------------------------------------------------------------------------------------
+# Synthetic sequences for recurrent networks and attention
+
+SEQUENCE_TASKS = ("reverse", "sort", "copy")
+
+
+def make_adding_problem(n: int = 1000, *, length: int = 50, seed: int = 0) -> tuple[Array, Array]:
+    """The adding problem (Hochreiter and Schmidhuber, 1997): add the two marked numbers.
+
+    Returns x of shape (n, length, 2) float32 and y of shape (n,) float32. Channel 0 holds
+    numbers uniform on [0, 1]; channel 1 marks two positions with 1 (the rest 0): one in the
+    first half of the sequence, one in the second. The target is the sum of the two marked
+    numbers, with mean 1 and variance 1/6: predicting 1 always has mean squared error 1/6.
+    """
+    n = _check_int("n", n, 1)
+    length = _check_int("length", length, 2)
+    rng = np.random.default_rng(_check_int("seed", seed, 0))
+    values = rng.uniform(0.0, 1.0, size=(n, length))
+    half = length // 2
+    first = rng.integers(0, half, size=n)
+    second = rng.integers(half, length, size=n)
+    markers = np.zeros((n, length))
+    markers[np.arange(n), first] = 1.0
+    markers[np.arange(n), second] = 1.0
+    y = values[np.arange(n), first] + values[np.arange(n), second]
+    return np.stack([values, markers], axis=-1).astype(np.float32), y.astype(np.float32)
+
+
+def make_token_sequences(
+    n: int = 1000, *, length: int = 8, vocab_size: int = 10, task: str = "reverse", seed: int = 0
+) -> tuple[Array, Array]:
+    """Random token sequences and a sequence-to-sequence target, position by position.
+
+    Returns x and y, both int64 of shape (n, length) with tokens in {0, ..., vocab_size - 1},
+    drawn independently and uniformly. The target y is x reversed (`task="reverse"`:
+    y_i = x_{length-1-i}), sorted in increasing order (`"sort"`), or x itself (`"copy"`).
+    """
+    n = _check_int("n", n, 1)
+    length = _check_int("length", length, 1)
+    vocab_size = _check_int("vocab_size", vocab_size, 2)
+    task = _check_choice("task", task, SEQUENCE_TASKS)
+    rng = np.random.default_rng(_check_int("seed", seed, 0))
+    x = rng.integers(0, vocab_size, size=(n, length))
+    if task == "reverse":
+        y = x[:, ::-1]
+    elif task == "sort":
+        y = np.sort(x, axis=1)
+    else:
+        y = x.copy()
+    return x.astype(np.int64), np.ascontiguousarray(y).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
 # scikit-learn's bundled datasets (no download)
 
 

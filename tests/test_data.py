@@ -375,3 +375,50 @@ def test_shapes_are_seeded_balanced_and_controlled():
 def test_canvas_and_shapes_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         call()
+
+
+def test_adding_problem_marks_two_numbers_and_sums_them():
+    x, y = data.make_adding_problem(2000, length=20, seed=4)
+    assert x.shape == (2000, 20, 2) and x.dtype == np.float32
+    assert y.shape == (2000,) and y.dtype == np.float32
+    markers = x[..., 1]
+    assert set(np.unique(markers)) == {0.0, 1.0}
+    np.testing.assert_array_equal(markers[:, :10].sum(axis=1), 1.0)  # one in the first half
+    np.testing.assert_array_equal(markers[:, 10:].sum(axis=1), 1.0)  # one in the second
+    np.testing.assert_allclose(y, np.sum(x[..., 0] * markers, axis=1), rtol=1e-6)
+    assert 0.0 <= x[..., 0].min() and x[..., 0].max() <= 1.0
+    # The sum of two uniform numbers: mean 1, variance 1/6, kurtosis 2.4, so the sample variance
+    # has standard error (1/6) sqrt(1.4 / n); both within 5 standard errors for n = 2000.
+    assert abs(y.mean() - 1.0) <= 5 * (1 / 6 / 2000) ** 0.5
+    assert abs(y.var() - 1 / 6) <= 5 * (1 / 6) * (1.4 / 2000) ** 0.5
+    x_again, y_again = data.make_adding_problem(2000, length=20, seed=4)
+    np.testing.assert_array_equal(x, x_again)
+    np.testing.assert_array_equal(y, y_again)
+
+
+@pytest.mark.parametrize("task", ["reverse", "sort", "copy"])
+def test_token_sequences(task):
+    x, y = data.make_token_sequences(500, length=6, vocab_size=7, task=task, seed=1)
+    assert x.shape == y.shape == (500, 6) and x.dtype == y.dtype == np.int64
+    assert x.min() >= 0 and x.max() <= 6 and len(np.unique(x)) == 7
+    expected = {"reverse": x[:, ::-1], "sort": np.sort(x, axis=1), "copy": x}[task]
+    np.testing.assert_array_equal(y, expected)
+    # y is a rearrangement of x: the same multiset of tokens in every row
+    np.testing.assert_array_equal(np.sort(y, axis=1), np.sort(x, axis=1))
+    x_again, _ = data.make_token_sequences(500, length=6, vocab_size=7, task=task, seed=1)
+    np.testing.assert_array_equal(x, x_again)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: data.make_adding_problem(10, length=1), "length must be an integer >= 2"),
+        (lambda: data.make_adding_problem(0), "n must be an integer >= 1"),
+        (lambda: data.make_token_sequences(10, task="shuffle"), "task must be one of"),
+        (lambda: data.make_token_sequences(10, vocab_size=1), "vocab_size must be an integer"),
+        (lambda: data.make_token_sequences(10, length=0), "length must be an integer >= 1"),
+    ],
+)
+def test_sequence_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
