@@ -91,9 +91,15 @@ def test_05_early_stopping_and_augmentation(run_script, claim_seed):
     # ... and training stopped `patience` epochs after the best epoch (measured 33 -> 43,
     # 64 -> 74, 64 -> 74 for seeds 0-2).
     assert s["epochs_run"] == s["best_epoch"] + s["patience"]
-    # Input noise lowers the final validation loss (measured 0.183 / 0.165 / 0.093 against
-    # 0.232 / 0.173 / 0.137 for seeds 0-2) and the generalization gap.
+    # Input noise lowers the final validation loss: the ratio noisy / plain measured 0.60-0.99
+    # over seeds 0-9 (median 0.81). Seed 3 is the closest (0.1134 against 0.1145): on that
+    # split the plain network overfits least (its validation loss, 0.115, is the lowest of
+    # the ten), so there is least for the noise to cure. Training twice as long (400 epochs)
+    # widens that margin to 7 % but narrows the gap claim below to a ratio of 0.81 on the same
+    # seed, and a larger noise (sd 0.3 or 0.4) does not widen it (0.112 and 0.132 against 0.115).
     assert s["final_val_loss_noisy"] < s["final_val_loss_plain"]
+    # ... and shrinks the generalization gap: ratio noisy / plain measured 0.40-0.73 over seeds
+    # 0-9 (largest on seed 7); the bound 0.8 asks for a fifth of the gap at least.
     assert s["final_gap_noisy"] <= 0.8 * s["final_gap_plain"]
 
 
