@@ -99,8 +99,8 @@ for dtype in ["float32", "float64"]:
 # more the more the units saturate.
 #
 # Here $U = \rho\, G / \rho(G)$ for one Gaussian matrix $G$, so the three matrices differ only
-# in their spectral radius; the input is one number per step, $x_t \sim N(0, 1)$, with input
-# weights $W \sim N(0, $ `INPUT_SCALE`$^2)$ and $b = 0$.
+# in their spectral radius; the input is one number per step, $x_t \sim N(0, 1)$, the input
+# weights are independent $N(0, s^2)$ with $s$ = `INPUT_SCALE`, and $b = 0$.
 
 # %%
 G = rng.standard_normal((UNITS, UNITS)) / np.sqrt(UNITS)

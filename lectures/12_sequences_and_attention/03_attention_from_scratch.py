@@ -19,7 +19,8 @@ Try:
 - Set `HEADS = 4` and `HEAD_DIM = 4`: does the from-scratch attention still match the layer?
 - Set `QK_STD = 2.0` (queries and keys with standard deviation 2): what variance of the scaled
   logits do you predict, and does the middle panel saturate again?
-- Remove `use_causal_mask=True` in the Jacobian cell: which blocks become non-zero?
+- In the Jacobian cell, compute `blocks_causal` with `causal=False`: which blocks of the
+  right panel become non-zero?
 """
 
 # %%
