@@ -152,8 +152,9 @@ print(f"KS test, naive:   D = {ks_naive.statistic:.4f}, p = {ks_naive.pvalue:.2e
 # ## 2-D: quadrature and a chi-square test on cells
 # The integral of $p_Y$ over the plane is computed by the tensor-product trapezoid rule on
 # the grid $y = \sinh(u)$ per axis ($u$ uniform on $[-10, 10]$), and its error is estimated
-# by comparing with the same rule on every second grid point (the rule's error falls by about
-# 4 when the spacing halves, so the difference bounds the error of the coarser rule).
+# by comparing with the same rule on every second grid point: the rule's error falls by
+# about 4 when the spacing halves, so the error of the fine rule is about a third of the
+# difference between the two, and the difference is a safe bound on it.
 # The same cumulative integral gives the probability $\pi_k$ of each cell of a
 # $8 \times 8$ grid of rectangles; the chi-square statistic
 # $\sum_k (N_k - n\pi_k)^2 / (n\pi_k)$ of the cell counts $N_k$ has 63 degrees of freedom
