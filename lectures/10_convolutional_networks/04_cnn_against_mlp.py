@@ -13,11 +13,12 @@ digit, what each network is given (right). Look at shift 0: both networks are ab
 good on the digits they were trained for. Then look at the shifts: from 2 pixels on the
 perceptron's accuracy is close to chance (10 %). Each of its hidden units computes w . x, a
 template w tied to fixed pixel positions, and w . (T_v x) = (T_{-v} w) . x: on a shifted digit
-it reads the centred digit with shifted templates, which match nothing it learned. (A second,
-smaller cause: the canvas pixels outside the centred 8 x 8 digit are zero in every training
-image, so their weights get zero gradient and keep their random initial values under Adam; but
-a 1-pixel shift to the left or right puts ink on them for only 1 % or 12 % of the digits, whose
-edge columns are mostly blank, and the accuracy still collapses.) The convolutional network keeps
+it reads the centred digit with shifted templates, which match nothing it learned. (A second
+cause: the canvas pixels outside the centred 8 x 8 digit are zero in every training image, so
+their weights get zero gradient and keep their random initial values under Adam. A 1-pixel move
+up or down puts ink on them for every digit, since no digit has a blank top or bottom row, but
+a move to the left or right only for 1 % or 12 % of the digits, whose edge columns are mostly
+blank: the templates are the cause that acts on every shift.) The convolutional network keeps
 most of its accuracy, because its convolutions are equivariant (the feature maps of a shifted
 digit are the shifted feature maps) and the global maximum of a feature map does not care where
 it is. The small loss that remains, growing with the shift, comes from the border: the "valid"
