@@ -347,12 +347,17 @@ SEQUENCE_TASKS = ("reverse", "sort", "copy")
 
 
 def make_adding_problem(n: int = 1000, *, length: int = 50, seed: int = 0) -> tuple[Array, Array]:
-    """The adding problem (Hochreiter and Schmidhuber, 1997): add the two marked numbers.
+    """The adding problem: add the two marked numbers.
 
     Returns x of shape (n, length, 2) float32 and y of shape (n,) float32. Channel 0 holds
     numbers uniform on [0, 1]; channel 1 marks two positions with 1 (the rest 0): one in the
     first half of the sequence, one in the second. The target is the sum of the two marked
     numbers, with mean 1 and variance 1/6: predicting 1 always has mean squared error 1/6.
+
+    This is the variant of Le, Jaitly and Hinton (2015), also used by Arjovsky, Shah and Bengio
+    (2016). The original problem of Hochreiter and Schmidhuber (1997) differs: its numbers are
+    uniform on [-1, 1], the first marker lies among the first ten positions and the second
+    before the middle of the sequence, and the target is 0.5 + (X1 + X2) / 4.
     """
     n = _check_int("n", n, 1)
     length = _check_int("length", length, 2)

@@ -409,6 +409,26 @@ def test_token_sequences(task):
     np.testing.assert_array_equal(x, x_again)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_token_sequences_uniform_and_independent(seed):
+    # Pearson chi-square tests at level 0.001 each: the tokens are uniform over the vocabulary
+    # (counts of all n * length tokens, vocab - 1 = 6 degrees of freedom), and the tokens of
+    # every pair of positions are jointly uniform, hence independent (a 7 x 7 table of the n
+    # pairs against n / 49 each, 48 degrees of freedom), at level 0.001 / 15 per pair for the
+    # 15 pairs (Bonferroni). A fixed seed makes each test deterministic; under the hypothesis
+    # each would fail for about one seed in a thousand.
+    from scipy import stats
+
+    n, length, vocab = 20000, 6, 7
+    x, _ = data.make_token_sequences(n, length=length, vocab_size=vocab, task="copy", seed=seed)
+    counts = np.bincount(x.ravel(), minlength=vocab)
+    assert stats.chisquare(counts).pvalue > 1e-3
+    pairs = [(i, j) for i in range(length) for j in range(i + 1, length)]
+    for i, j in pairs:
+        table = np.bincount(x[:, i] * vocab + x[:, j], minlength=vocab * vocab)
+        assert stats.chisquare(table).pvalue > 1e-3 / len(pairs), (i, j)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
