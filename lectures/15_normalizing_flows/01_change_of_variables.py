@@ -189,7 +189,7 @@ cumulative = integrate.cumulative_trapezoid(
 edge_index = np.concatenate([[0], np.searchsorted(u_axis, CELL_EDGES_U - 1e-9), [GRID - 1]])
 corners = cumulative[np.ix_(edge_index, edge_index)]
 cell_probability = np.diff(np.diff(corners, axis=0), axis=1)
-cell_probability /= cell_probability.sum()  # mass beyond |u| = 10 (below 1e-9) ignored
+cell_probability /= cell_probability.sum()  # mass beyond |u| = 10 (about 1e-8) ignored
 y_edges = np.concatenate([[-np.inf], np.sinh(u_axis[edge_index[1:-1]]), [np.inf]])
 counts, _, _ = np.histogram2d(y_2d[:, 0], y_2d[:, 1], bins=[y_edges, y_edges])
 chi2 = stats.chisquare(counts.ravel(), N_SAMPLES * cell_probability.ravel())
