@@ -4,11 +4,13 @@ Attention from scratch: softmax(QKᵀ/√d)V, the √d, and the causal mask
 
 Multi-head scaled dot-product attention written with `keras.ops` in a few lines equals
 `keras.layers.MultiHeadAttention` with the same weights, with and without a causal mask; the
-scaling by 1/√d keeps the variance of the attention logits at 1 whatever the head dimension d,
-and the causal mask makes output t depend on the inputs 1, ..., t only.
+scaling by 1/√d keeps the variance of the attention logits at σ⁴ (1 here, for entries of
+variance σ² = 1) whatever the head dimension d, and the causal mask makes output t depend on
+the inputs 1, ..., t only.
 
 Left: the variance of the attention logits q·k and q·k/√d for random queries and keys against
-the head dimension d (log-log), with the lines d and 1 of the variance computation. Middle: the
+the head dimension d (log-log), with the lines d and 1 of the variance computation (the two
+point sets are one measurement: the scaled variance is the raw one divided by d). Middle: the
 mean largest softmax weight over 16 keys, with and without the scaling: without it the softmax
 saturates to a one-hot vector as d grows. Right: the norms of the Jacobian blocks ∂y_t/∂x_s of
 causal self-attention (log scale, white = exactly zero): the upper triangle s > t is zero.
@@ -90,8 +92,13 @@ def multi_head_attention(x, weights, causal=False):
 # %% [markdown]
 # ## Equal to `keras.layers.MultiHeadAttention`
 # The layer is built with random weights (random biases too, so that they are checked), and its
-# weights are handed to the function above. In float32 the two agree to rounding (about
-# $10^{-7}$ per operation); in float64 (`dtype="float64"` on the layer) to about $10^{-15}$.
+# weights are handed to the function above. The two agree exactly here, in float32 and in
+# float64 (`dtype="float64"` on the layer), although they do not scale in the same way: Keras
+# passes `scale=`$1/\sqrt d$ to `ops.dot_product_attention`, which multiplies the logits by it
+# (its fallback path multiplies the query instead), while the function divides the logits by
+# $\sqrt d$. With $d = 16$ the factor $1/4$ is a power of two, so
+# both orders give bit-identical results; for other $d$ expect rounding differences (about
+# $10^{-7}$ per operation in float32, $10^{-15}$ in float64).
 
 # %%
 errors = {}
@@ -113,9 +120,11 @@ for dtype in ["float32", "float64"]:
 
 # %% [markdown]
 # ## Why divide by $\sqrt d$
-# At initialization the entries of a query and a key are roughly independent with mean 0 and
-# variance $\sigma^2$ (here $\sigma = $ `QK_STD`). Their dot product is a sum of $d$ independent
-# terms of variance $\sigma^4$:
+# Model the entries of a query and a key as independent with mean 0 and variance $\sigma^2$
+# (here random Gaussian vectors with $\sigma = $ `QK_STD`; the projections of an initialized
+# `MultiHeadAttention` layer are only roughly like this, and this cell does not check them; the
+# argument is the one of Vaswani et al. 2017, footnote 4). Their dot product is a sum of $d$
+# independent terms of variance $\sigma^4$:
 # $$\mathrm{Var}(q \cdot k) = \sum_{i=1}^d \mathrm{Var}(q_i k_i) = d\,\sigma^4,
 # \qquad \mathrm{Var}\Big(\frac{q \cdot k}{\sqrt d}\Big) = \sigma^4,$$
 # the same variance computation as for a layer's pre-activations in lecture 08. Unscaled logits
@@ -123,6 +132,8 @@ for dtype in ["float32", "float64"]:
 # nearly one-hot, and its Jacobian $\mathrm{diag}(p) - pp^\top$ nearly zero, so no gradient
 # flows back to the queries and keys. The sample variance of $n$ products has standard error
 # $\sqrt{(\mu_4 - \mathrm{Var}^2)/n}$ with $\mu_4 = \sigma^8(3d^2 + 6d)$ for Gaussian entries.
+# The raw and the scaled variances below are one measurement on the same samples (the scaled
+# one is the raw one divided by $d$): the left panel shows it twice, on two scales.
 
 # %%
 var_raw, var_scaled, max_weight_raw, max_weight_scaled, se_scaled = [], [], [], [], []
@@ -151,9 +162,11 @@ scaled_z = (np.array(var_scaled) - QK_STD**4) / np.array(se_scaled)
 # ## The causal mask in the Jacobian (TensorFlow)
 # Causal self-attention $y = F(x)$ on one sequence: the block $\partial y_t / \partial x_s$
 # (a $d_{\text{model}} \times d_{\text{model}}$ matrix) must vanish for $s > t$. The softmax
-# weight of a masked position is $e^{-\infty} = 0$ exactly, and so is its derivative, so the
-# blocks are exactly zero, not merely small. Keras 3 has no backend-neutral Jacobian; this is
-# the backend-specific cell of the script.
+# weight of a masked position is exactly 0, and so is its derivative, so the blocks are exactly
+# zero, not merely small. (Keras writes a large finite negative number into the masked logits,
+# not $-\infty$: about $-2.4 \cdot 10^{38}$ in TensorFlow's attention kernel, $-10^9$ in the
+# `Softmax` layer; its exponential underflows to exactly 0 in float32.) Keras 3 has no
+# backend-neutral Jacobian; this is the backend-specific cell of the script.
 
 # %%
 import tensorflow as tf  # noqa: E402  (the Jacobian comes from tf.GradientTape.jacobian)
@@ -213,7 +226,7 @@ ax_jac.set(
     title="Causal attention: log10 ‖∂y_t/∂x_s‖ (white = 0)",
 )
 ax_jac.grid(False)
-fig.colorbar(image, ax=ax_jac, fraction=0.046)
+fig.colorbar(image, ax=ax_jac, fraction=0.046, label="log10 ‖∂y_t/∂x_s‖ (Frobenius)")
 fig.suptitle("Scaled dot-product attention: why √d, and what the causal mask does")
 plt.show()
 
