@@ -202,19 +202,20 @@ def autodiff_jacobian(function, points):
 
 
 # %%
-log_det_error = {}
+log_det_error, jacobians, log_dets, signs = {}, {}, {}, {}
 for dtype, layers in stacks.items():
     x = ops.convert_to_tensor(x64, dtype=dtype)
     jacobian = autodiff_jacobian(lambda z, layers=layers: stack_forward(layers, z)[0], x)
     sign, log_abs_det = np.linalg.slogdet(jacobian.astype(np.float64))
     log_det_layers = ops.convert_to_numpy(stack_forward(layers, x)[1]).astype(np.float64)
     log_det_error[dtype] = float(np.max(np.abs(log_abs_det - log_det_layers)))
+    jacobians[dtype], log_dets[dtype], signs[dtype] = jacobian, log_det_layers, sign
     print(
         f"{dtype}: max |sum of layer log-dets - slogdet(autodiff J)| = {log_det_error[dtype]:.1e}"
     )
-stack_jacobian = jacobian[0]  # float64, first input
-stack_log_det_range = (float(log_det_layers.min()), float(log_det_layers.max()))
-stack_sign_positive = bool(np.all(sign > 0))
+stack_jacobian = jacobians["float64"][0]  # first input
+stack_log_det_range = (float(log_dets["float64"].min()), float(log_dets["float64"].max()))
+stack_sign_positive = bool(all(np.all(sign > 0) for sign in signs.values()))
 
 # One layer: triangular in the order (kept coordinates, transformed coordinates).
 first = stacks["float64"][0]
