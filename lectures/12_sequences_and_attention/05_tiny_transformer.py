@@ -76,10 +76,10 @@ x_test, y_test = make_token_sequences(
 # $s = n - 1 - i$ out of this weighted sum. Nothing forces all the weight there: the trained
 # block puts its largest weight $A_{is}$ on $s = n - 1 - i$ (a mean weight of 0.38 to 0.47 over
 # seeds 0-9), a smaller one on $s = i$ itself (0.04 to 0.21: the diagonal of the X in the maps),
-# and the MLP decodes the mirror token from the mixture. Layer normalization rescales each position's vector to mean 0
-# and variance 1 (then a learned scale and shift): $\mathrm{LN}(v) = \gamma \odot (v - \bar v)
-# / \sqrt{\mathrm{var}(v) + \epsilon} + \beta$, with Keras' default $\epsilon = 10^{-3}$
-# (PyTorch's `LayerNorm` uses $10^{-5}$).
+# and the MLP decodes the mirror token from the mixture. Layer normalization rescales each
+# position's vector to mean 0 and variance 1 (then a learned scale and shift):
+# $\mathrm{LN}(v) = \gamma \odot (v - \bar v) / \sqrt{\mathrm{var}(v) + \epsilon} + \beta$,
+# with Keras' default $\epsilon = 10^{-3}$ (PyTorch's `LayerNorm` uses $10^{-5}$).
 
 # %%
 keras.utils.set_random_seed(SEED)
