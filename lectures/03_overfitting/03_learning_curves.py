@@ -44,8 +44,10 @@ EPOCHS = 10 if SMOKE else 200  # full-batch steps, the same for every training-s
 
 # %% [markdown]
 # ## Data
-# The validation part (360 digits) is the same for every training-set size; each smaller
-# training set is a stratified subset of the full one.
+# The held-out digits (the 360 of the validation part and the 360 of the test part, 720 in
+# all) are the same for every training-set size; each smaller training set is a stratified
+# subset of the full one. One error is 0.14 points of 720, and at an error of 3 % the count
+# of errors (about 22) has a Poisson spread of about 20 %.
 
 # %%
 full_split = load_digits(seed=SEED)
@@ -57,6 +59,8 @@ if SMOKE:
 def train_and_measure(n_train):
     """Train a fresh network on n_train digits; return (training error, validation error)."""
     split = load_digits(n_train=n_train, seed=SEED)
+    x_held_out = np.concatenate([split.x_val, split.x_test])
+    y_held_out = np.concatenate([split.y_val, split.y_test])
     keras.utils.set_random_seed(SEED)  # the same initial weights for every size
     model = keras.Sequential(
         [
@@ -74,7 +78,7 @@ def train_and_measure(n_train):
     # verbose=0): the same full-batch steps in one compiled call instead of EPOCHS epochs.
     fit_fast(model, split.x_train, split.y_train, epochs=EPOCHS, every=EPOCHS, seed=SEED)
     _, train_accuracy = model.evaluate(split.x_train, split.y_train, verbose=0)
-    _, val_accuracy = model.evaluate(split.x_val, split.y_val, verbose=0)
+    _, val_accuracy = model.evaluate(x_held_out, y_held_out, verbose=0)
     return 1.0 - train_accuracy, 1.0 - val_accuracy
 
 
@@ -96,7 +100,7 @@ for n, e_train, e_val in zip(TRAIN_SIZES, train_error, val_error, strict=True):
 
 # %%
 log_n = np.log(TRAIN_SIZES)
-log_error = np.log(np.maximum(val_error, 0.5 / len(full_split.y_val)))  # no log(0)
+log_error = np.log(np.maximum(val_error, 0.5 / (2 * len(full_split.y_val))))  # no log(0)
 slope, intercept = np.polyfit(log_n, log_error, 1)
 exponent = -slope
 residual = log_error - (intercept + slope * log_n)
@@ -113,7 +117,9 @@ print(
 use_course_style()
 fig, (ax_log, ax) = plt.subplots(1, 2, figsize=(14, 5.6))
 fitted = np.exp(intercept) * np.asarray(TRAIN_SIZES, dtype=float) ** slope
-ax_log.loglog(TRAIN_SIZES, 100 * val_error, "s", color="tab:blue", label="validation error")
+ax_log.loglog(
+    TRAIN_SIZES, 100 * val_error, "s", color="tab:blue", label="validation error (720 digits)"
+)
 ax_log.loglog(
     TRAIN_SIZES,
     100 * fitted,

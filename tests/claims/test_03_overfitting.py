@@ -17,10 +17,14 @@ def test_01_memorization(run_script, claim_seed):
     assert s["final_train_accuracy"] == 1.0
     # ... and after the validation minimum every recorded epoch lowers the training loss.
     assert s["train_loss_falls_after_min"]
-    # The validation loss passes its minimum early (measured at epoch 15 of 400 for seeds 0-2) and
-    # then rises by at least 25 % (measured 1.44 / 1.52, seeds 0-2) ...
+    # The validation loss passes its minimum early (measured at epoch 15 of 400 for seeds 0-3
+    # and 8, within the first 40 for every seed 0-9) and then rises, by a factor of at least
+    # 1.16 over seeds 0-9 (seed 8; 1.22 on seed 3, 1.44 / 1.52 on seeds 0 / 1). Training is
+    # full-batch and deterministic, so the curve has no step-to-step noise, and the rise is a
+    # paired change on the same 360 digits, not a new sample: the bound asks for a rise of
+    # 10 %, which the figure shows plainly, below the smallest measured by a third of its size.
     assert s["min_val_loss_epoch"] <= 0.1 * s["epochs"]
-    assert s["final_val_loss"] >= 1.25 * s["min_val_loss"]
+    assert s["final_val_loss"] >= 1.10 * s["min_val_loss"]
     # ... while the validation accuracy barely moves: the network grows more confident on the
     # digits it gets wrong, not less accurate. One digit of 360 is 0.28 points; the change
     # measured 0.000 / +0.011 (seeds 0-1), against a rise of the loss by 44 % / 52 %.
@@ -52,19 +56,26 @@ def test_02_capacity_sweep(run_script, claim_seed):
 def test_03_learning_curves(run_script, claim_seed):
     s = run_script(f"{LECTURE}/03_learning_curves.py", seed=claim_seed)["summary"]
     # The network memorizes every training subset: training error 0 at every size (measured 0
-    # for seeds 0-2).
+    # for seeds 0-9).
     assert s["max_train_error"] == 0.0
-    # The validation error falls at every size, and from 50 to 1,077 digits it at least halves
-    # (measured 0.144 -> 0.033, 0.150 -> 0.019, 0.158 -> 0.022 for seeds 0-2); so does the gap,
-    # which equals the validation error since the training error is 0.
-    assert s["val_error_falls_at_every_size"]
+    # The validation error falls as the training set grows: its rank correlation with the size
+    # is at most -0.9, which with six sizes allows one pair of neighbouring sizes out of order
+    # (Spearman 1 - 6*2/(6*35) = -0.943) and no more. Not "at every size": at the large end
+    # neighbouring sizes differ in expected error by a factor 2^-b ~ 0.7 or (1077/800)^-b ~ 0.86,
+    # while the count of about 20 errors of 720 has a Poisson spread of over 20 %, so one pair
+    # out of order is within noise (measured -0.943 on seeds 0 and 5, a pair out of order or
+    # equal, and -1.0 on the other eight). From 50 to 1,077 digits the error at least halves
+    # (measured ratio 0.10-0.27 over seeds 0-9), and so does the gap, which equals it since
+    # the training error is 0.
+    assert s["val_error_rank_corr"] <= -0.9
     assert s["val_error_largest_n"] <= 0.5 * s["val_error_smallest_n"]
     assert s["gap_largest_n"] <= 0.5 * s["gap_smallest_n"]
-    # It follows a power law a n^-b: on log-log axes the six points lie near a line
-    # (R^2 measured 0.948 / 0.974, seeds 0-3) with exponent b measured 0.49 / 0.63. The
-    # largest size has 7 to 12 validation errors, so its log-error has a Poisson spread of
-    # about 0.3; over log n spanning 3.1 this gives b a standard error of about 0.1, and the
-    # band below is about 2 standard errors around the measured values.
+    # It follows a power law a n^-b: on log-log axes the six points lie near a line (R^2
+    # measured 0.902-0.995 over seeds 0-9, lowest on seed 4 with 7 errors at the largest size)
+    # with exponent b in 0.445-0.665. The largest size has 7 to 26 errors of 720, so its
+    # log-error has a Poisson spread of 0.2-0.38; over log n spanning 3.1
+    # this gives b a standard error of about 0.1, and the band below is about 2 standard errors
+    # around the measured values.
     assert s["power_law_r_squared"] >= 0.85
     assert 0.3 <= s["power_law_exponent"] <= 0.8
 
