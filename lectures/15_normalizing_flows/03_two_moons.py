@@ -4,16 +4,20 @@ Maximum likelihood on two moons: a flow learns a density it can evaluate and sam
 
 A stack of RealNVP coupling layers is trained on two moons by minimizing the exact negative
 log-likelihood; the learned density beats the best single Gaussian on held-out data, and its
-samples cannot be told apart from held-out data by a kernel two-sample test, while samples of
-the Gaussian can.
+samples are not distinguished from held-out data at level 0.01 by a kernel two-sample test with
+1,000 points each, while samples of the Gaussian are rejected by the same test.
 
 Top left: the learned density (log scale) with the training points. Top right: samples from
 the flow and from the fitted Gaussian against held-out points. Bottom left: the held-out
 points mapped to the base space by the flow, over the circles of the standard normal
 (radius 1, 2, 3): the moons are unfolded into one round blob. Bottom right: the training and
-held-out NLL against the epoch, and the Gaussian's. Look at the bottom left: the flow is trained
-only to make the data likely under N(0, I) after the map, and that pushes the image towards
-a standard normal (roughly: mean near 0, covariance near the identity).
+held-out NLL against the epoch, and the Gaussian's (for seed 0 the held-out NLL levels off near
+1.19 nats while the training NLL keeps falling to about 1.06: the gap is what 2,000 training
+points cannot pin down). Look at the bottom left: the flow is trained only to make the data
+likely under N(0, I) after the map, and that pushes the image towards a standard normal,
+without reaching it: the same two-sample test against N(0, I) samples rejects the merely
+standardized data with the smallest possible p, and the flow's image for some seeds too (p in
+the panel's title).
 
 Try:
 - Set `N_LAYERS = 2`: one coupling in each direction. How much of the gap to the Gaussian
@@ -48,13 +52,20 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 N_TRAIN = 2_000
 N_TEST = 1_000  # held-out points: NLL and the two-sample test
 NOISE = 0.1  # standard deviation of the moons' noise
-N_LAYERS = 8  # coupling layers, masks alternating
+N_LAYERS = 4 if SMOKE else 8  # coupling layers, masks alternating
 HIDDEN = 64  # units of the conditioners' hidden layers
 EPOCHS = 10 if SMOKE else 300
 BATCH_SIZE = 500
 LEARNING_RATE = 3e-3
 EVERY = 5 if SMOKE else 25  # record the losses every EVERY epochs
 N_PERMUTATIONS = 100 if SMOKE else 1_000  # permutations of the two-sample test
+
+if N_LAYERS < 1:
+    raise ValueError(f"N_LAYERS must be at least 1, got {N_LAYERS}")
+if not 1 <= BATCH_SIZE <= N_TRAIN:
+    raise ValueError(f"BATCH_SIZE must be in 1..N_TRAIN = {N_TRAIN}, got {BATCH_SIZE}")
+if NOISE < 0:
+    raise ValueError(f"NOISE must be a standard deviation >= 0, got {NOISE}")
 
 # %% [markdown]
 # ## Data
@@ -91,7 +102,10 @@ class AffineCoupling(keras.layers.Layer):
 
     def __init__(self, mask, hidden=64, **kwargs):
         super().__init__(**kwargs)
-        self.mask = np.asarray(mask, dtype=np.float32)
+        mask = np.asarray(mask, dtype=np.float32)
+        if mask.ndim != 1 or not np.all((mask == 0) | (mask == 1)):
+            raise ValueError(f"mask must be a vector of zeros and ones, got {mask!r}")
+        self.mask = mask
         dim = len(self.mask)
         self.hidden_1 = keras.layers.Dense(hidden, activation="relu")
         self.hidden_2 = keras.layers.Dense(hidden, activation="relu")
@@ -169,6 +183,8 @@ keras.utils.set_random_seed(SEED)
 flow = Flow(2, N_LAYERS, HIDDEN)
 flow.build((None, 2))
 flow.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=mean_of_prediction)
+# Adam's slot variables are created before the training step is traced, so it is traced once.
+flow.optimizer.build(flow.trainable_variables)
 print(f"{flow.count_params():,} parameters in {N_LAYERS} coupling layers")
 
 # %% [markdown]
@@ -217,13 +233,16 @@ print(f"gap {nll_gap:.3f} nats, standard error {nll_gap_se:.3f} ({nll_gap / nll_
 
 # %% [markdown]
 # ## A kernel two-sample test
-# The squared maximum mean discrepancy with a Gaussian kernel $k$,
+# The squared maximum mean discrepancy with the Gaussian kernel
+# $k(x, y) = \exp(-\|x - y\|^2 / h^2)$,
 # $\widehat{\mathrm{MMD}}^2 = \overline{k(a, a')} + \overline{k(b, b')} - 2\,\overline{k(a, b)}$
-# (means over all pairs), between $n$ samples $a$ of a model and $n$ held-out points $b$. Under
+# (means over all $n^2$ pairs, the diagonal included: the biased V-statistic of Gretton et al.
+# 2012), between $n$ samples $a$ of a model and $n$ held-out points $b$. Under
 # the null hypothesis "same distribution" the labels are exchangeable, so relabelling the
 # pooled $2n$ points at random gives the null distribution of the statistic, and the p-value
 # $(1 + \#\{\text{permuted} \ge \text{observed}\}) / (1 + P)$ is exact for $P$ permutations.
-# The bandwidth is the median distance of the pooled points (the median heuristic).
+# The bandwidth $h^2$ is the median squared distance of the pooled points (the median
+# heuristic).
 
 # %%
 sample_seed = keras.random.SeedGenerator(SEED)
@@ -254,10 +273,25 @@ print(f"MMD^2 flow {mmd_flow:.2e} (p = {p_flow:.3f}), Gaussian {mmd_gauss:.2e} (
 print(f"99 % quantile of the permutation null: {null_quantile:.2e}")
 
 # %% [markdown]
-# ## Figure: density, samples, base space
+# ## Is the base-space image standard normal?
+# The same test compares $z = f(u)$ for the held-out points with $n$ draws of $N(0, I)$; for
+# comparison, also the standardized data $u$ itself (mean 0, covariance near the identity,
+# but two moons, not a Gaussian).
 
 # %%
 z_test = ops.convert_to_numpy(flow.to_base(ops.convert_to_tensor(u_test))[0])
+normal_draws = rng.standard_normal((N_TEST, 2))
+_, p_base, _ = mmd_permutation_test(z_test, normal_draws, N_PERMUTATIONS, rng)
+_, p_standardized, _ = mmd_permutation_test(u_test, normal_draws, N_PERMUTATIONS, rng)
+print(
+    f"MMD test against N(0, I): f(held-out) p = {p_base:.3f}, standardized data p = "
+    f"{p_standardized:.4f}"
+)
+
+# %% [markdown]
+# ## Figure: density, samples, base space
+
+# %%
 lo, hi = x_all.min(axis=0) - 0.5, x_all.max(axis=0) + 0.5
 g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
 grid = np.stack([g1.ravel(), g2.ravel()], axis=1).astype(np.float32)
@@ -287,7 +321,8 @@ ax.set_title("Samples against held-out data")
 ax.legend(loc="lower left", markerscale=3, fontsize=10)
 
 ax = axes[1, 0]
-ax.scatter(*z_test.T, s=5, c=x_test[:, 0], cmap="coolwarm", label="f(held-out data)")
+points = ax.scatter(*z_test.T, s=5, c=x_test[:, 0], cmap="coolwarm", label="f(held-out data)")
+fig.colorbar(points, ax=ax, label="$x_1$ of the data point")
 angles = np.linspace(0, 2 * np.pi, 200)
 for radius in (1, 2, 3):
     ax.plot(radius * np.cos(angles), radius * np.sin(angles), color="black", linewidth=1)
@@ -297,7 +332,8 @@ ax.set(
     aspect="equal",
     xlim=(-4, 4),
     ylim=(-4, 4),
-    title="Base space: the data mapped by f\n(colour: $x_1$; circles: radius 1, 2, 3)",
+    title="Base space: the held-out data mapped by f\n"
+    f"(circles: radius 1, 2, 3; MMD test against N(0, I): p = {p_base:.2f})",
 )
 
 ax = axes[1, 1]
@@ -329,6 +365,8 @@ SUMMARY = {
     "mmd_pvalue_flow": p_flow,
     "mmd_pvalue_gauss": p_gauss,
     "n_permutations": N_PERMUTATIONS,
+    "normality_pvalue_base": p_base,
+    "normality_pvalue_standardized": p_standardized,
     "base_mean_norm": float(np.linalg.norm(z_test.mean(axis=0))),
     "base_cov_error": float(np.max(np.abs(np.cov(z_test.T) - np.eye(2)))),
 }
