@@ -79,22 +79,21 @@ def test_03_two_moons(run_script, claim_seed):
     # The flow beats the best single Gaussian on 1,000 held-out points by at least half a nat
     # per point (measured 0.63 / 0.84 nats, seeds 0-9), and by at least 5 standard errors of
     # the paired difference (standard error 0.026 / 0.060; the smallest gap is 10.8 of them).
+    # The 0.5: the smallest measured gap less 2 of the largest standard errors,
+    # 0.63 - 2 x 0.060 = 0.51, rounded down.
     assert s["nll_gap"] >= 0.5
     assert s["nll_gap"] >= 5 * s["nll_gap_se"]
     # The kernel two-sample test (MMD, 1,000 permutations) does not tell the flow's samples
-    # from held-out data: p >= 0.01 (measured 0.12 / 0.77), the statistic below the 99 %
-    # quantile of its permutation null (measured 5.8e-4 / 2.1e-3 against 3.5e-3 / 4.3e-3).
+    # from held-out data at level 0.01: p >= 0.01 (measured 0.12 / 0.77).
     assert s["mmd_pvalue_flow"] >= 0.01
-    assert s["mmd2_flow"] < s["mmd_null_q99"]
     # The same test has the power to reject the Gaussian: its statistic exceeds all 1,000
     # permuted ones, p = 1/1001, the smallest possible (measured for seeds 0-9).
     assert s["mmd_pvalue_gauss"] == 1 / (1 + s["n_permutations"])
-    # The base-space image of the held-out data is roughly standard normal: mean within 0.2 of
-    # 0 (measured norm 0.012 / 0.12; sampling error of a mean of 1,000 points about 0.03 per
-    # coordinate) and covariance entries within 0.5 of the identity's (measured largest error
-    # 0.09 / 0.34: the flow is not exact, and the held-out points are not the training points).
-    assert s["base_mean_norm"] <= 0.2
-    assert s["base_cov_error"] <= 0.5
+    # The same test against N(0, I) samples rejects the standardized data, which has the first
+    # two moments of N(0, I), with the smallest possible p (measured for seeds 0-9). The flow's
+    # base-space image of the held-out data is not asserted normal: the test rejects it too for
+    # some seeds (measured p 0.001 / 0.67, below 0.01 for seeds 3, 5 and 6).
+    assert s["normality_pvalue_standardized"] == 1 / (1 + s["n_permutations"])
 
 
 def test_04_digits_flow(run_script, claim_seed):
@@ -103,6 +102,12 @@ def test_04_digits_flow(run_script, claim_seed):
     # training classes (seeds 0-9), against log2 17 = 4.09 for the uniform distribution over
     # images; the standard error of a mean over 324 test digits is about 0.03.
     assert s["bpd_test_in"] <= s["bpd_uniform"] - 1.0
+    # It is also below independent pixels (each with its smoothed histogram of levels: exact
+    # discrete bits per dimension, measured 2.44 / 2.46) on the same test digits, although its
+    # own figure is only an upper bound. Only the sign is asserted: the paired gap is 0.05 /
+    # 0.15 bits, 1.9 / 6.8 of its standard errors (0.020 / 0.029), so a margin of 2 standard
+    # errors would fail for seed 5.
+    assert s["bpd_gap_independent"] > 0
     # The inverse is exact: the interpolation's end points decode to the two digits within
     # float32 rounding after 8 layers and the logit (measured 1.3e-7 / 2.9e-7).
     assert s["interpolation_end_point_error"] <= 1e-6
@@ -113,13 +118,20 @@ def test_04_digits_flow(run_script, claim_seed):
     assert s["bpd_noise_min"] > s["bpd_test_in_max"]
     # Constant images do not show the failure mode of Nalisnick et al. here: each of the 17 is
     # less likely than the median test digit (measured for seeds 0-9), AUROC 0.990 / 0.9995.
+    # The AUROC bound: 17 constant images, so one that beats a fraction q of the test digits
+    # lowers the AUROC by q / 17; AUROC >= 0.98 allows the 17 together to beat 0.34 of the
+    # digits (one constant image beating a third of them), but no constant image beats half.
     assert s["constant_more_likely_than_median_digit"] == 0.0
     assert s["auroc_constant"] >= 0.98
     # The held-out class is detected far less well: AUROC 0.67 / 0.81 (about 36 held-out test
     # digits, so a standard error near sqrt(A(1 - A) / 36) = 0.07; the band is 2 standard
     # errors beyond the measured range), above chance and well below the noise's 1.0.
     assert 0.5 <= s["auroc_held_out"] <= 0.95
-    # Faint digits (the test digits at half intensity) are partly taken for digits: AUROC
-    # 0.65 / 0.73 (324 against 324 images, standard error about 0.03; the band is 4 standard
-    # errors beyond the measured range).
+    # Faint digits (the test digits at half intensity) are only weakly detected, but are not
+    # more likely than the digits (the failure of Nalisnick et al. would put the AUROC below
+    # 0.5): AUROC 0.65 / 0.73 (324 against 324 images, standard error about 0.03; the band is
+    # 4 standard errors beyond the measured range).
     assert 0.5 <= s["auroc_faint"] <= 0.85
+    # On average too the faint digits are less likely than the digits (measured 0.08 / 0.21
+    # bits per dimension more; standard error of the difference about 0.03).
+    assert s["bpd_faint"] > s["bpd_test_in"]
