@@ -15,17 +15,20 @@ scale), for `SimpleRNN`, `LSTM` and `GRU` with Keras' initialization, and for `L
 whose forget gate (LSTM) or update gate (GRU) has its bias set to 5, so that it starts open
 (σ(5) = 0.993). Look at how far
 each curve falls from t = T back to t = 1: with Keras' initialization the gated cells keep the
-gradient no better than `SimpleRNN` (their gates start near σ(1) = 0.73 and σ(0) = 0.5; over
-seeds 0-9 the curves fall 6 to 9 decades for LSTM, 18 to 21 for GRU, 2 to 7.5 for SimpleRNN);
-with open gates they stay within about one decade of flat. Gates do not carry gradients by
-themselves: their biases are a knob, learned like every other weight or set at initialization,
-that keeps the path open, and `SimpleRNN` has no such knob.
+gradient about as badly as `SimpleRNN` or worse (their gates start near σ(1) = 0.73 and
+σ(0) = 0.5; over seeds 0-9 the curves fall 6 to 9 decades for LSTM, 18 to 21 for GRU, 2 to 7.5
+for SimpleRNN); with open gates they stay within about one decade of flat. Gates do not carry
+gradients by themselves: their biases are trainable parameters that can also be set at
+initialization to keep the path open (Jozefowicz, Zaremba and Sutskever 2015 for the forget
+bias 1 that Keras uses; Tallec and Ollivier 2018 for a bias of about log T). `SimpleRNN` has no
+gate: its only knob, the scale of U, sits between vanishing and exploding (script 01), while a
+gate bias opens an additive path whatever the state.
 
 Needs the TensorFlow backend for one cell: the gradients with `tf.GradientTape`.
 
 Try:
 - Set `GATE_BIAS = 2.0` (σ(2) = 0.88): along the state path alone the open-gate curves would
-  fall by 0.88^99 ≈ 10^−5.5. Run: which curve falls about that much, and which far less?
+  fall by 0.88^99 ≈ 10^−5.5. Run: which curve falls most of that, and which far less?
 - Set `LENGTH = 50`: which curves move, and by how many decades?
 - Set `UNITS = 8`: does the `SimpleRNN` curve fall faster or slower?
 """
@@ -63,23 +66,30 @@ if GATE_BIAS <= 0:
 # $$\text{LSTM: } c_k = f_k \odot c_{k-1} + i_k \odot g_k, \qquad h_k = o_k \odot \tanh(c_k),$$
 # $$\text{GRU: } h_k = z_k \odot h_{k-1} + (1 - z_k) \odot \hat h_k,$$
 # where the gates $f_k, i_k, o_k, z_k = \sigma(x_k W_\bullet + h_{k-1} U_\bullet + b_\bullet)$
-# take values in $(0, 1)$. Along the state path alone (the gates held fixed) the Jacobians
-# are $\partial h_k/\partial h_{k-1} = D_k U^\top$ for SimpleRNN, $\mathrm{diag}(f_k)$ for the
-# LSTM cell state and $\mathrm{diag}(z_k)$ for the GRU, so the gradient reaching step $t$ from
-# step $T$ is multiplied by $\prod_{k=t+1}^{T} f_k$ or $\prod_{k=t+1}^{T} z_k$: close to 1 if
-# the gate is close to 1, and like $0.73^{T-t}$ or $0.5^{T-t}$ for Keras' initial gates
-# ($\sigma(1)$ for the LSTM forget gate, whose bias starts at 1 with `unit_forget_bias=True`,
-# $\sigma(0)$ for the GRU update gate). The other paths (through the gates and through
-# $h_{k-1}U$ inside the candidate) add terms, so these products describe the trend, not the
-# exact numbers. The measurement below is exact: one backward pass per network.
+# take values in $(0, 1)$. Along the state path alone (the gates held fixed) the Jacobians are
+# $\partial h_k/\partial h_{k-1} = D_k U^\top$ for SimpleRNN, $\partial c_k/\partial c_{k-1} =
+# \mathrm{diag}(f_k)$ for the LSTM cell state and $\partial h_k/\partial h_{k-1} =
+# \mathrm{diag}(z_k)$ for the GRU, so the gradient reaching step $t$ from step $T$ is multiplied by
+# $\prod_{k=t+1}^{T} f_k$ or $\prod_{k=t+1}^{T} z_k$: close to 1 if the gate is close to 1, and like
+# $0.73^{T-t}$ or $0.5^{T-t}$ for Keras' initial gates ($\sigma(1)$ for the LSTM forget gate, whose
+# bias starts at 1 with `unit_forget_bias=True`, $\sigma(0)$ for the GRU update gate). The other
+# paths (through the gates and through $h_{k-1}U$ inside the candidate) add terms, so these products
+# describe the trend, not the exact numbers: over $T - 1 = 99$ steps they predict $99 \log_{10} 0.73
+# \approx -13.5$ decades for the LSTM and $99 \log_{10} 0.5 \approx -29.8$ for the GRU, while the
+# measured curves fall about half and two thirds of that (6 to 9 and 18 to 21 decades): the other
+# paths slow the decay. With an open forget gate the full Jacobian is about the identity plus these
+# terms, and its product can even grow slowly towards early steps. A gate with bias $b$ keeps a
+# memory of about $1/(1 - \sigma(b)) = 1 + e^b$ steps: 3.7 for $b = 1$, 8.4 for $b = 2$, 149 for $b
+# = 5$, enough for $T = 100$. The measurement below is exact up to float32 rounding: one backward
+# pass per network.
 # An open GRU update gate also lets little of each new input in (a factor $1 - z_k = 0.007$),
 # so its whole curve lies low, but flat: the figure compares how each curve falls from late to
 # early steps, the ratio $g(T)/g(1)$ below, not the heights of the curves.
 #
-# Keras stores the LSTM bias as $[b_i, b_f, b_c, b_o]$ ($4n$ entries) and the GRU bias (with
-# `reset_after=True`) as two rows $[b_z, b_r, b_h]$, the first for the input, the second for
-# the recurrent part; the open variants set $b_f$, respectively the input row of $b_z$, to
-# `GATE_BIAS`.
+# Keras stores the LSTM bias as $[b_i, b_f, b_c, b_o]$ ($4n$ entries, $n$ = `UNITS`) and the
+# GRU bias (with `reset_after=True`) as two rows $[b_z, b_r, b_h]$, the first for the input,
+# the second for the recurrent part; the open variants set $b_f$, respectively the input row of
+# $b_z$, to `GATE_BIAS`.
 
 # %%
 x, _ = make_adding_problem(N_SEQUENCES, length=LENGTH, seed=SEED)
@@ -120,7 +130,9 @@ import tensorflow as tf  # noqa: E402  (the gradients come from tf.GradientTape)
 x_tensor = tf.constant(x)
 gradient_norm, decay = {}, {}
 for kind in KINDS:
-    keras.utils.set_random_seed(SEED)  # the same draw of weights for every cell type
+    # Re-seeded: each open variant has every weight of its Keras-initialized cell except the
+    # gate bias.
+    keras.utils.set_random_seed(SEED)
     model = build(kind)
     with tf.GradientTape() as tape:
         tape.watch(x_tensor)
@@ -151,7 +163,8 @@ for kind in KINDS:
 ax.set(
     xlabel="input position t",
     ylabel="‖∂y / ∂x_t‖ (root mean square over sequences)",
-    title=f"Untrained networks, {UNITS} units, T = {LENGTH}: gradient of the output to input t",
+    title=f"Keras' initialization (solid) against gate bias {GATE_BIAS:g} (dashed): "
+    f"‖∂y/∂x_t‖, {UNITS} units, T = {LENGTH}",
 )
 ax.legend(loc="lower right")
 plt.show()
