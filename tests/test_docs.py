@@ -6,6 +6,10 @@ loads with no console error and no failed request; every figure has loaded; the 
 typeset (no raw `$...$` or `\\frac` left in the visible text); every internal link resolves; each
 script page offers the script and its notebook for download; every script has its page.
 Screenshots of the landing page and a lecture page are saved next to the site.
+
+The browser opens every page once, in one test process, and all tests read what it saw: run the
+tier without test workers (`pytest -m docs -n 0`); under several workers each would open every
+page again, so the fixture refuses to.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import http.server
+import os
 import shutil
 import threading
 import urllib.error
@@ -26,7 +31,7 @@ import pytest
 
 from .conftest import ROOT, SCRIPTS, script_id
 
-pytestmark = [pytest.mark.docs, pytest.mark.xdist_group("docs")]
+pytestmark = pytest.mark.docs
 
 SITE = ROOT / "docs" / "_build" / "html"
 SCREENSHOTS = ROOT / "docs" / "_build" / "screenshots"
@@ -66,9 +71,10 @@ def site_pages() -> list[str]:
     return [p for p in pages if not p.startswith(("_", "genindex", "search"))]
 
 
-async def visit(browser, url: str, screenshot: Path | None = None) -> dict:
-    """Open `url`; return what a student would see and what went wrong on the way."""
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+async def visit(context, url: str, screenshot: Path | None = None) -> dict:
+    """Open `url` in a new tab of the browser `context`; return what a student would see and
+    what went wrong on the way."""
+    page = await context.new_page()
     problems: list[str] = []
     page.on(
         "console",
@@ -118,10 +124,13 @@ async def visit_all(chromium: str, site_url: str, screenshots: dict[str, str]) -
 
     async def one(page: str, screenshot: Path | None = None) -> dict:
         async with limit:
-            return await visit(browser, urljoin(site_url, page), screenshot)
+            return await visit(context, urljoin(site_url, page), screenshot)
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        # One context for every tab, as one student's browser: the theme, MathJax and its fonts
+        # are fetched once and then come from the cache.
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
         pages = site_pages()
         seen = await asyncio.gather(*(one(page) for page in pages))
         shots = await asyncio.gather(
@@ -136,6 +145,12 @@ async def visit_all(chromium: str, site_url: str, screenshots: dict[str, str]) -
 
 @pytest.fixture(scope="module")
 def site(site_url):
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")
+    if workers != "1":
+        pytest.fail(
+            f"the browser test runs in one process, not in {workers} test workers that would each"
+            " open every page: run `pytest -m docs -n 0`"
+        )
     return asyncio.run(visit_all(chromium_path(), site_url, SCREENSHOT_PAGES))
 
 
