@@ -53,7 +53,7 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 EPS_64 = [0, 2, 4, 6, 8, 10, 12]  # L-infinity radii eps = EPS_64 / 64, in pixel units of [0, 1]
 PGD_STEPS = 5 if SMOKE else 20  # projected signed-gradient steps
 PGD_STEP_SIZE = 2.5 / PGD_STEPS  # step alpha = PGD_STEP_SIZE * eps (Madry et al.: 2.5 eps / K)
-EPOCHS = 10 if SMOKE else 30  # training epochs of each model
+EPOCHS = 5 if SMOKE else 30  # training epochs of each model
 BATCH_SIZE = 256
 N_EXAMPLES = 5  # digits shown in the figure
 
@@ -182,7 +182,7 @@ for name, model in models.items():
         else:
             x_adv = pgd(input_gradient, x_rep, y_rep, eps_rep, seed_generator)
         x_adv = ops.convert_to_numpy(x_adv)
-        predicted = np.argmax(ops.convert_to_numpy(model.predict(x_adv, verbose=0)), axis=1)
+        predicted = np.argmax(ops.convert_to_numpy(model(x_adv)), axis=1)
         accuracy[name, attack] = (
             (predicted == np.tile(y_test, n_eps)).reshape(n_eps, n_test).mean(1)
         )
@@ -232,7 +232,7 @@ ax.legend()
 
 eps_shown = EPS[-1]
 x_shown = adversarial["MLP", "PGD"][-1, :N_EXAMPLES]
-logits_shown = models["MLP"].predict(x_shown[..., None], verbose=0)
+logits_shown = ops.convert_to_numpy(models["MLP"](x_shown[..., None]))
 knn_shown = knn.predict(x_shown.reshape(N_EXAMPLES, -1))
 axes = right.subplots(3, N_EXAMPLES)
 for i in range(N_EXAMPLES):
