@@ -11,10 +11,12 @@ ball and the pixel range.
 
 Left: test accuracy against ε (in pixel units of [0, 1] images; 1/16 is one grey level of the
 digits) for both models and both attacks. Right: test digits, the PGD perturbation at the
-largest ε (its own colour scale) and the perturbed digit with the MLP's new prediction, on the
-same grey scale as the original. Look at the gap between the FGSM and PGD curves: a single
-linearization underestimates how fragile the network is; and at the perturbed digits: the
-change is at most one or two grey levels per pixel, yet most predictions are wrong.
+largest ε (its own colour scale) and the perturbed digit on the same grey scale as the
+original, titled with the MLP's new prediction and the reading of a 5-nearest-neighbour
+classifier that no gradient attacked. Look at the gap between the FGSM and PGD curves: a
+single linearization underestimates how fragile the network is; and at the perturbed digits:
+the change is at most three grey levels per pixel, the digit is still plain to the eye (and
+to the 5-NN reader), yet almost every prediction of the MLP is wrong.
 
 Needs the TensorFlow backend for the input gradient (`tf.GradientTape` in one marked cell).
 

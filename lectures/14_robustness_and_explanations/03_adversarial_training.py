@@ -220,7 +220,7 @@ i_train = EPS_CURVE_64.index(EPS_TRAIN_64)
 steps = np.linspace(-2 * EPS_TRAIN, 2 * EPS_TRAIN, GRID).astype(np.float32)
 rng = np.random.default_rng(SEED)
 differ = ~correct_under_pgd["standard"][i_train] & correct_under_pgd["adversarial"][i_train]
-shown = int(np.flatnonzero(differ)[0])  # the first test digit where the two models differ
+shown = int(np.argmax(differ))  # the first test digit where the two models differ (else 0)
 shown = int(
     np.flatnonzero(
         ~correct_under_pgd["standard"][i_train] & correct_under_pgd["adversarial"][i_train]

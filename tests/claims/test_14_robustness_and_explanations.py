@@ -1,0 +1,124 @@
+"""Lecture 14 (robustness and explanations): each script's lesson, asserted on its SUMMARY in full mode.
+
+Every threshold is derived from theory or from the quantity's sampling error; the values
+measured are written next to it (min / max over seeds 0-9).
+"""
+
+import pytest
+
+pytestmark = pytest.mark.claims
+LECTURE = "lectures/14_robustness_and_explanations"
+
+
+# --- scripts 01-03 (adversarial examples): writer A ---
+
+
+def test_01_linear_fragility(run_script, claim_seed):
+    s = run_script(f"{LECTURE}/01_linear_fragility.py", seed=claim_seed)["summary"]
+    # eps * sign(w) changes the Keras Dense layer's float64 score by exactly eps * ||w||_1:
+    # an identity, so float64 rounding only (a few units of 2.2e-16 times the sqrt(d) ~ 128
+    # terms of the dot product; measured 4.7e-15 / 1.2e-14).
+    assert s["change_rel_error_fixed"] <= 1e-12
+    assert s["change_rel_error_glorot"] <= 1e-12
+    # The projections x - s w / ||w||_2^2 (L2) and x - s sign(w) / ||w||_1 (L-inf) lie on the
+    # boundary: the Keras score there is 0 relative to |w|.|z| + |b| (measured 2.0e-16 /
+    # 3.8e-16); the L2 step is the minimum-norm solution of w . delta = -s (numpy lstsq;
+    # measured 1.2e-15 / 7.1e-15).
+    assert s["boundary_rel_error_l2"] <= 1e-12
+    assert s["boundary_rel_error_linf"] <= 1e-12
+    assert s["lstsq_rel_error"] <= 1e-12
+    # The L-inf distance |s| / ||w||_1 is the optimum of a linear program (HiGHS, feasibility
+    # tolerance 1e-7; it returns a vertex, exact to rounding: measured 2.3e-16 / 9.3e-16).
+    assert s["lp_rel_error"] <= 1e-7
+    # The score change grows like d for fixed-scale weights: the log-log slope over d = 16 ..
+    # 16,384 is 1 within 4 of its standard errors, which the script derives from the relative
+    # spread sqrt(pi/2 - 1) / sqrt(20 d) of the mean |w_i| (0.0046; measured slope 0.9936 / 1.0050);
+    # Glorot weights give the slope of d * sqrt(6 / (d + 20)) / 2, 0.5506, within 4 standard
+    # errors (0.0035; measured 0.5449 / 0.5555). The standard error itself is checked, so the
+    # tolerance cannot silently grow.
+    assert abs(s["slope_fixed"] - 1.0) <= 4 * s["slope_fixed_se"]
+    assert s["slope_fixed_expected"] == pytest.approx(1.0, abs=1e-12)
+    assert s["slope_fixed_se"] <= 0.005
+    assert abs(s["slope_glorot"] - s["slope_glorot_expected"]) <= 4 * s["slope_glorot_se"]
+    assert s["slope_glorot_se"] <= 0.004
+    # Distances to the boundary of random images in [0, 1]^d: the L2 distance does not depend
+    # on d (slope 0) and the L-inf distance falls like d^(-1/2). Each slope is fitted to
+    # medians of 4,000 distances (200 images x 20 units; the units' scores are uncorrelated).
+    # The median m = 0.195 of |N(0, 1/12)|, with density f(m) = 2.2, has the relative standard
+    # error 1 / (2 f(m) m sqrt(4000)) = 1.9 %, which the fit's coefficients (sum c_k^2 =
+    # 0.030) turn into 0.0032 on the slope; the bound 0.02 is 6 of them, to leave room for
+    # the normal approximation at d = 16 (measured -0.0081 / 0.0061 and -0.508 / -0.493).
+    assert abs(s["slope_l2_distance"]) <= 0.02
+    assert abs(s["slope_linf_distance"] + 0.5) <= 0.02
+    # ... and the L2 median is the 0.195 of |N(0, 1/12)| within 4 of its relative standard
+    # errors, 4 x 1.9 % (measured 0.187 / 0.200 at d = 16,384).
+    assert 0.18 <= s["median_l2_largest_dim"] <= 0.21
+    # One grey level flips every decision at d = 16,384: the L-inf distance there exceeds
+    # 1/16 only if |N(0, 1)| > 22 (measured 1.0 for every seed).
+    assert s["flipped_largest_dim"] == 1.0
+
+
+def test_02_fgsm_and_pgd(run_script, claim_seed):
+    s = run_script(f"{LECTURE}/02_fgsm_and_pgd.py", seed=claim_seed)["summary"]
+    # Both classifiers are good on clean digits: 450 test digits give a binomial standard
+    # error of 0.008 at 97 %; 0.94 is 3 of them below the smallest measured value (MLP
+    # 0.962 / 0.978, CNN 0.973 / 0.989).
+    assert s["clean_accuracy_mlp"] >= 0.94
+    assert s["clean_accuracy_cnn"] >= 0.94
+    # Every attacked image lies in the eps-ball and in [0, 1] exactly: the radii are multiples
+    # of 1/64 and the pixels of 1/16, so x +- eps are exact in float32 and clipping returns a
+    # bound or its input; the distances are measured in float64 (measured 0.0 for every seed).
+    assert s["max_violation"] == 0.0
+    # At eps = 0 both attacks return the test digits themselves, so their accuracies are
+    # equal exactly; at every eps PGD's accuracy is at most FGSM's (ties where both attacks
+    # flip the same digits; measured largest PGD - FGSM 0.0 for both models and every seed) ...
+    assert s["pgd_equals_fgsm_at_eps0_mlp"] and s["pgd_equals_fgsm_at_eps0_cnn"]
+    assert s["max_pgd_minus_fgsm_mlp"] <= 0.0
+    assert s["max_pgd_minus_fgsm_cnn"] <= 0.0
+    # ... and strictly below it somewhere, by at least 9 of the 450 digits (measured gaps
+    # -0.089 / -0.049 (MLP) and -0.093 / -0.051 (CNN)).
+    assert s["min_pgd_minus_fgsm_mlp"] <= -0.02
+    assert s["min_pgd_minus_fgsm_cnn"] <= -0.02
+    # At eps = 12/64 (three grey levels) PGD leaves at most 8 % of the digits correctly
+    # classified (measured 0.007 / 0.022 (MLP) and 0.007 / 0.038 (CNN); the binomial standard
+    # error is at most 0.009 at 4 %, so 8 % is the largest value plus 4 of them) ...
+    assert s["pgd_accuracy_largest_eps_mlp"] <= 0.08
+    assert s["pgd_accuracy_largest_eps_cnn"] <= 0.08
+    # ... while a 5-nearest-neighbour classifier on raw pixels, which no gradient attacked,
+    # still reads most of the MLP's PGD digits correctly (measured 0.75 / 0.82, standard error
+    # 0.02; the bound is 5 of them below the smallest value), against 0.98 / 0.99 on clean
+    # digits: the attack changed the MLP's decision, not the digit.
+    assert s["knn_accuracy_pgd_mlp_largest_eps"] >= 0.65
+    assert s["knn_accuracy_clean"] >= 0.95
+
+
+def test_03_adversarial_training(run_script, claim_seed):
+    s = run_script(f"{LECTURE}/03_adversarial_training.py", seed=claim_seed)["summary"]
+    # Paired comparison on the same 540 test digits (same initial weights, same batches): the
+    # standard error of a paired difference of accuracies is sqrt(discordant fraction / 540).
+    # Robust accuracy under 20-step PGD at the training radius 8/64 rises from 0.19 / 0.22 to
+    # 0.74 / 0.77, a gain of 0.52 / 0.59 (seeds 0-9); with about 55 % discordant digits the
+    # standard error is 0.032, and 0.4 is the smallest gain less 3.5 of them.
+    assert s["robust_gain"] >= 0.4
+    # Clean accuracy drops by at most 3 points (measured -0.004 / 0.006: on these small digits
+    # the robust model is as accurate as the standard one). Each model errs on 2-3 % of the
+    # digits, so at most about 5 % are discordant, a standard error of at most 0.0096, and
+    # 0.03 is the largest drop plus 2.5 of them.
+    assert s["clean_drop"] <= 0.03
+    assert s["clean_accuracy_adversarial"] >= 0.94
+    # The robust model's loss is flatter around the test digits: its mean loss rises along its
+    # signed gradient by at most a fifth of the standard model's rise (measured 0.63 / 0.70
+    # against 5.2 / 5.8, a ratio of 0.11 / 0.13), and its input gradient is smaller in L1
+    # (mean ||grad_x L||_1 1.73 / 1.90 against 3.7 / 4.8, a ratio of 0.38 / 0.47).
+    assert s["loss_rise_gradient_adversarial"] <= 0.2 * s["loss_rise_gradient_standard"]
+    assert s["grad_l1_adversarial"] <= 0.6 * s["grad_l1_standard"]
+    # Along a random sign vector r, drawn independently of the digits, the loss of both models
+    # rises far less than along the gradient sign: to first order the rises are
+    # eps * grad . r, whose mean over the digits is near 0, and eps * ||grad||_1 > 0; what
+    # remains along r is second order (measured ratios random / gradient 0.004 / 0.057
+    # (standard) and 0.023 / 0.065 (robust); the bound 0.15 leaves room for the curvature).
+    assert s["loss_rise_random_standard"] <= 0.15 * s["loss_rise_gradient_standard"]
+    assert s["loss_rise_random_adversarial"] <= 0.15 * s["loss_rise_gradient_adversarial"]
+
+
+# --- scripts 04-06 (boundaries and attributions): writer B ---
