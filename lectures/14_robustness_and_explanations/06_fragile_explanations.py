@@ -303,6 +303,8 @@ SUMMARY = {
     "mean_overlap_random": float(np.mean(random_overlap)),
     "median_overlap_smoothgrad": float(np.median(smooth_overlap)),
     "mean_overlap_smoothgrad": float(np.mean(smooth_overlap)),
+    "se_gap_random": float(np.std(random_overlap - best_overlap, ddof=1) / np.sqrt(len(x))),
+    "se_gap_smoothgrad": float(np.std(smooth_overlap - best_overlap, ddof=1) / np.sqrt(len(x))),
 }
 for key, value in SUMMARY.items():
     print(f"{key:>28s}: {value:.4g}" if isinstance(value, float) else f"{key:>28s}: {value}")

@@ -122,3 +122,96 @@ def test_03_adversarial_training(run_script, claim_seed):
 
 
 # --- scripts 04-06 (boundaries and attributions): writer B ---
+
+
+def test_04_deepfool_boundary(run_script, claim_seed):
+    s = run_script(f"{LECTURE}/04_deepfool_boundary.py", seed=claim_seed)["summary"]
+    # Linear model, float64: one DeepFool step is the orthogonal projection, equal to NumPy's
+    # minimum-norm least-squares solution to rounding (values of order 1, unit roundoff
+    # 1.1e-16; measured 2.2e-16 / 6.7e-16, seeds 0-9); its length is |f| / ||w|| (measured
+    # 2.2e-16), the score there is 0 (measured 6.1e-16 / 1.2e-15) and a second step does not
+    # move (measured 1.5e-16 / 3.5e-16).
+    assert s["linear_projection_error"] <= 1e-12
+    assert s["linear_distance_error"] <= 1e-12
+    assert s["linear_max_abs_f_after"] <= 1e-12
+    assert s["linear_second_step"] <= 1e-12
+    # Network: DeepFool takes most points across the boundary (measured 87 / 100 of 100; the
+    # rest stall near a local minimum of |f| that stays positive, seed 4), and bisection on
+    # the last segment puts the boundary points on f = 0 to rounding (2^-60 of the segment;
+    # measured |f| <= 1.1e-14 / 2.9e-14).
+    assert s["deepfool_n_crossed"] >= 0.8 * s["n_test"]
+    assert s["deepfool_max_abs_f"] <= 1e-12
+    # The grid oracle is accurate: every contour vertex and segment midpoint lies within
+    # oracle_error of f = 0 (first order), O(h^2) = O(2.5e-5) times the curvature (measured
+    # 2.8e-5 / 3.4e-4); enough points are compared (measured 79 / 97 of 100).
+    assert s["oracle_error"] <= 1e-3
+    assert s["n_inside_grid"] >= 60
+    # The lesson: the DeepFool distance is an upper bound on the true distance, so it is never
+    # below the oracle's by more than the oracle's error (measured min(d_DeepFool - d_grid)
+    # + oracle_error = 1.5e-5 / 3.3e-4 > 0, seeds 0-9), and it is tight for the closest point
+    # (measured min excess -2.9e-5 / 4.6e-6, inside the oracle's error)...
+    assert s["min_excess"] >= -s["oracle_error"]
+    assert s["min_excess"] <= s["oracle_error"]
+    # ...but only an upper bound: some points land on a boundary point far from the nearest
+    # one (largest ratio to the true distance measured 1.25 / 3.8; fraction of points more
+    # than 5 % above measured 0.15 / 0.48, about 90 points each, so 0.05 is 3 binomial
+    # standard errors below the smallest), where x - x* is not normal to the boundary
+    # (median |cos| measured 0.935 / 0.990; 1 at a nearest point).
+    assert s["max_ratio"] >= 1.15
+    assert s["fraction_ratio_above_1_05"] >= 0.05
+    assert s["median_normal_cosine"] <= 0.995
+    # The first-order estimate |f(x)| / ||grad f(x)|| is no bound: it falls below the true
+    # distance for some points and above it for others (fraction below measured 0.31 / 0.54,
+    # about 90 points, binomial standard error 0.05), and it is further off than DeepFool
+    # (median |log ratio| 3.8 / 15.9 times DeepFool's, seeds 0-9).
+    assert 0.15 <= s["linear_fraction_under"] <= 0.85
+    assert s["linear_min_ratio"] < 1 < s["linear_max_ratio"]
+    assert s["linear_median_abs_log_ratio"] >= 2 * s["deepfool_median_abs_log_ratio"]
+
+
+def test_05_integrated_gradients(run_script, claim_seed):
+    s = run_script(f"{LECTURE}/05_integrated_gradients.py", seed=claim_seed)["summary"]
+    # Completeness of integrated gradients up to the Riemann-sum error, whose rate is the
+    # Euler-Maclaurin prediction: left rule 1/m, midpoint rule 1/m^2 (log-log slopes of the
+    # median relative error over 32 digits, fitted for m = 8 ... 256). The midpoint slope is
+    # -2 up to the O(m^-2) relative correction (measured -2.002 / -2.001, seeds 0-9); the left
+    # rule's 1/m^2 term still bends its slope at m = 8 (measured -1.044 / -1.030).
+    assert abs(s["slope_midpoint"] + 2) <= 0.02
+    assert abs(s["slope_left"] + 1) <= 0.1
+    # At the script's m = 64 the error is far below 1 %: (1/24) |g'(1) - g'(0)| / (64^2 |f(x) -
+    # f(x')|) is a few 1e-5 (measured max over 32 digits 3.2e-5 / 7.8e-5, median 2.6e-5 /
+    # 2.9e-5); asserted at 2e-4 (the 1 % the lesson states is 50 times that).
+    assert s["max_completeness_error"] <= 2e-4
+    # Saliency and gradient x input are not complete: their sums miss f(x) - f(x') by a median
+    # of 104 % / 258 % (saliency) and 4.0 % / 7.9 % (gradient x input; small because a GELU
+    # network without large biases is nearly positively homogeneous), against 2.6e-5 / 2.9e-5
+    # for integrated gradients.
+    assert s["median_saliency_gap"] >= 0.5
+    assert s["median_grad_input_gap"] >= 100 * s["median_completeness_error"]
+    # Linear logits: IG = (x - x') * w exactly, and complete, in float64 to rounding (measured
+    # 1.1e-15 / 1.6e-15 and 7.6e-16 / 2.5e-15 relative).
+    assert s["linear_ig_error"] <= 1e-12
+    assert s["linear_completeness_error"] <= 1e-12
+
+
+def test_06_fragile_explanations(run_script, claim_seed):
+    s = run_script(f"{LECTURE}/06_fragile_explanations.py", seed=claim_seed)["summary"]
+    # The attack keeps every prediction (steps that change it are rejected; measured 100 % of
+    # the 60 digits, seeds 0-9), stays in the eps-ball up to float32 rounding of x +- eps
+    # (pixels up to 1, so at most 6e-8; measured 0.1 exactly) and in [0, 1] (clipped).
+    assert s["prediction_kept"] == 1.0
+    assert s["max_perturbation"] <= s["epsilon"] + 1e-6
+    assert 0.0 <= s["min_pixel"] and s["max_pixel"] <= 1.0
+    # A ReLU network is piecewise linear: the gradient of the map with respect to the input
+    # (a Hessian) is exactly zero, so the attack must differentiate a softplus surrogate.
+    assert s["relu_attack_gradient"] == 0.0
+    # The lesson: the map moves while the prediction stays. The mean top-8 overlap after the
+    # attack is below 0.8 (measured 0.66 / 0.76, seeds 0-9; standard error over 60 digits
+    # about 0.02), a random +-eps perturbation keeps it high (measured 0.86 / 0.91) and
+    # SmoothGrad under the same attack too (measured 0.85 / 0.90). Both gaps to the attack
+    # (measured 0.12 / 0.23 and 0.15 / 0.19) are asserted at 0.07 and at 3 paired standard
+    # errors of the 60 per-digit differences (standard errors measured 0.013 / 0.022).
+    assert s["mean_overlap_attack"] <= 0.8
+    for name in ("random", "smoothgrad"):
+        gap = s[f"mean_overlap_{name}"] - s["mean_overlap_attack"]
+        assert gap >= max(0.07, 3 * s[f"se_gap_{name}"])
