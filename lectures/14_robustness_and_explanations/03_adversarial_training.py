@@ -156,7 +156,8 @@ def make_train_step(model, optimizer, adversarial, seed):
 # %% [markdown]
 # ## Training
 # The same loop for both models. An adversarial step costs `TRAIN_PGD_STEPS` + 1 = 4 forward
-# and backward passes instead of 1; the printed times show what that costs.
+# and backward passes instead of 1 (the printed wall times also include compiling each step
+# once, which dominates on a small data set like this one).
 
 # %%
 models, train_loss = {}, {}
