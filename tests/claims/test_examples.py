@@ -170,3 +170,272 @@ def test_04_hyperparameter_sweep(run_example, claim_seed, tmp_path):
     # (measured best 0.961, 0.972, 0.981 and worst 0.283, 0.319, 0.264 for seeds 0-2).
     assert s["best_val_accuracy"] >= 0.93
     assert s["best_val_accuracy"] - s["worst_val_accuracy"] >= 0.3
+
+
+# --- 05: data parallelism -------------------------------------------------------------------
+# Exact claims (float32 rounding), asserted once, for the default seed: they hold for any seed.
+UNIT_ROUNDOFF = 2.0**-24  # float32
+
+
+def test_05_data_parallel_training(run_example, tmp_path):
+    files = tmp_path / "files"
+    s = run_example("05_data_parallel_training.py", 0, files)["summary"]
+    assert (s["replicas"], s["global_batch"]) == (2, 2 * s["per_replica_batch"])
+    # The two workers apply the same all-reduced gradient to equal copies: bit for bit equal
+    # (measured 0).
+    assert s["max_diff_workers_to_each_other"] == 0.0
+    # One device: Keras' fit and the custom loop with the default strategy are the same SGD
+    # (measured 0).
+    assert s["max_diff_fit_to_loop"] == 0.0
+    # Two replicas of batch b against one device with batch 2b, after STEPS = 40 steps. The
+    # all-reduce adds two partial sums where one device adds 2b terms in its own order, so each
+    # gradient differs by a few units of float32 roundoff u = 2^-24 relative, and the weights
+    # by a few u times their size. Measured, seed 0: 8.94e-8 for the mirrored run, both workers
+    # and fit under MirroredStrategy, with max |w| = 0.604, i.e. 2.5 u max|w|; the mean of the
+    # replicas' gradients against the one-device gradient, 2.4e-7 = 4.0 u of its largest entry;
+    # losses 2.4e-7 apart (2 u of a loss near 2). Bound: 16 u, 4 to 6 times the measured values.
+    bound = 16 * UNIT_ROUNDOFF
+    for key in ("max_diff_mirrored", "max_diff_worker0", "max_diff_worker1"):
+        assert s[key] <= bound * s["max_abs_weight"], key
+    assert s["max_diff_fit_mirrored"] <= bound * s["max_abs_weight"]
+    assert s["mean_gradient_rel_diff"] <= bound
+    for key in ("max_loss_diff_mirrored", "max_loss_diff_workers"):
+        assert s[key] <= bound * s["loss_first"], key
+    # ... while the replicas' own gradients differ by a sampling error of order one (each is a
+    # mean over b = 64 examples; measured ||g_1 - g_2|| / ||g|| = 0.97), and training moved
+    # (loss 2.37 -> 0.86).
+    assert s["replica_gradient_spread"] >= 0.3
+    assert s["loss_last"] <= 0.6 * s["loss_first"]
+    for name in ("worker.py", "inputs.npz", "mirrored.npz", "worker0.npz", "worker1.npz"):
+        assert (files / "data_parallel" / name).is_file(), name
+
+
+def _processes_running(text: str) -> list[str]:
+    """Command lines of live processes that contain `text` (Linux /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in command:
+            found.append(command)
+    return found
+
+
+def _run_05(files: Path, timeout: float, **env: str):
+    """Run example 05 in smoke mode as `python PATH` with extra environment; time it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    full_env = {
+        **os.environ,
+        "MMA440_SMOKE": "1",
+        "MMA440_OUTPUT_DIR": str(files),
+        "MPLBACKEND": "Agg",
+        **env,
+    }
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "05_data_parallel_training.py")],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=files.parent,
+    )
+    return result, time.monotonic() - start
+
+
+# The bad-input runs start three TensorFlow processes each (about 4 s of CPU time each); on a
+# shared 2-core machine that took up to 65 s. A hang would instead be stopped by `timeout`.
+BAD_INPUT_SECONDS = 240
+
+
+def test_05_a_dying_worker_stops_the_run_with_its_message(tmp_path):
+    files = tmp_path / "files"
+    result, seconds = _run_05(files, BAD_INPUT_SECONDS, MMA440_DP_FAIL_WORKER="1")
+    assert result.returncode != 0
+    assert "worker1 exited with status 1; the other processes were stopped" in result.stderr
+    assert "worker crashed on purpose after step 1" in result.stderr  # the worker's own log
+    assert seconds < BAD_INPUT_SECONDS
+    assert not _processes_running(str(files / "data_parallel" / "worker.py"))
+
+
+def test_05_a_busy_port_and_a_tf_config_pointing_nowhere(tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    files = tmp_path / "files"
+    with socket.socket() as busy, socket.socket() as free:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        free.bind(("127.0.0.1", 0))
+        ports = [busy.getsockname()[1], free.getsockname()[1]]
+        free.close()
+        # 1. Worker 0's port is taken: it cannot start its server and says so.
+        result, seconds = _run_05(
+            files, BAD_INPUT_SECONDS, MMA440_DP_PORTS=f"{ports[0]},{ports[1]}"
+        )
+    assert result.returncode != 0
+    assert f"worker0: cannot listen on 127.0.0.1:{ports[0]}" in result.stderr
+    assert "is the port in use?" in result.stderr
+    assert seconds < BAD_INPUT_SECONDS
+    worker = files / "data_parallel" / "worker.py"
+    assert not _processes_running(str(worker))
+
+    # 2. A worker started by hand (as on a cluster) whose TF_CONFIG lists a peer where nothing
+    #    runs: it would wait forever (and ignores SIGTERM while it waits); its watchdog stops
+    #    it after MMA440_DP_TIMEOUT seconds, saying where it waited.
+    tf_config = {
+        "cluster": {"worker": [f"127.0.0.1:{ports[1]}", f"127.0.0.1:{ports[0]}"]},
+        "task": {"type": "worker", "index": 0},
+    }
+    env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "MMA440_DP_TIMEOUT": "5"}
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(worker), "worker", str(worker.parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BAD_INPUT_SECONDS,
+    )
+    seconds = time.monotonic() - start
+    assert result.returncode != 0
+    assert "gives up after 5 s" in result.stdout and "Timeout (0:00:05)!" in result.stdout
+    assert "MultiWorkerMirroredStrategy" in result.stdout or "_initialize_multi_worker" in (
+        result.stdout
+    )
+    assert seconds < 5 + 60  # the timeout plus TensorFlow's import on a busy machine
+
+
+# --- 06: KerasTuner ---------------------------------------------------------------------------
+def _tuner_runs(files: Path) -> list[dict]:
+    """The run files of example 06: one per finished trial and process that ran it."""
+    import json
+
+    return [
+        json.loads(p.read_text()) for p in sorted((files / "keras_tuner_search_runs").glob("*"))
+    ]
+
+
+def test_06_keras_tuner_search(run_example, claim_seed, tmp_path):
+    files = tmp_path / "files"
+    stop_after = 3
+
+    def search(stop: int) -> dict:
+        return run_example(
+            "06_keras_tuner_search.py", claim_seed, files, MMA440_TUNER_STOP_AFTER=str(stop)
+        )["summary"]
+
+    # 1. Interrupted after 3 finished trials, in the middle of the fourth (as Ctrl-C would).
+    s = search(stop_after)
+    total = s["max_trials"]
+    assert s["interrupted"] is True and s["trials_run_now"] == stop_after < total
+    assert s["oracle_completed"] == s["runs_total"] == stop_after
+    finished = {run["trial_id"] for run in _tuner_runs(files)}
+    assert len(finished) == stop_after
+
+    # 2. Resumed with overwrite=False: the remaining trials run, no finished one again (the run
+    #    files name every (trial, process) pair; a re-run finished trial would add a second).
+    s = search(0)
+    assert s["interrupted"] is False and s["trials_run_now"] == total - stop_after
+    runs = _tuner_runs(files)
+    ids = [run["trial_id"] for run in runs]
+    assert len(ids) == len(set(ids)) == total
+    assert len({run["process"] for run in runs if run["trial_id"] in finished}) == 1
+    assert s["oracle_completed"] == total and s["oracle_matches_runs"] is True
+    # RandomSearch never draws a configuration twice.
+    assert s["unique_configs"] == total
+
+    # 3. A third start runs nothing.
+    s = search(0)
+    assert s["trials_run_now"] == 0 and len(_tuner_runs(files)) == total
+
+    # Each trial scores what example 04 gives the same configuration: the same training
+    # function and seed. Compared: the validation accuracy of each of the 10 trials against
+    # 04's row for that configuration (measured: equal, seeds 0 and 1; the bound allows one of
+    # the 360 validation digits to flip), and so the best trial is the best of 04's grid
+    # restricted to the drawn configurations.
+    sweep = tmp_path / "sweep"
+    run_example("04_hyperparameter_sweep.py", claim_seed, sweep)
+    grid = {
+        (float(r["learning_rate"]), int(r["width"]), float(r["l2"])): float(r["val_accuracy"])
+        for r in _rows(sweep / "sweep.csv")
+    }
+    for run in runs:
+        key = (run["learning_rate"], run["width"], run["l2"])
+        assert abs(run["val_accuracy"] - grid[key]) <= 1.0 / 360 + 1e-9, key
+    drawn = {(r["learning_rate"], r["width"], r["l2"]) for r in runs}
+    best_of_04 = max(grid[key] for key in drawn)
+    assert abs(s["best_val_accuracy"] - best_of_04) <= 1.0 / 360 + 1e-9
+    assert abs(s["best_val_accuracy_retrained"] - s["best_val_accuracy"]) <= 1.0 / 360 + 1e-9
+
+
+def test_06_distributed_search_runs_every_trial_once(tmp_path):
+    """One chief and two workers on 127.0.0.1, sharing one folder, started and always stopped."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    files = tmp_path / "files"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base_env = {
+        **os.environ,
+        "MMA440_OUTPUT_DIR": str(files),
+        "MMA440_SEED": "0",
+        "KERASTUNER_ORACLE_IP": "127.0.0.1",
+        "KERASTUNER_ORACLE_PORT": str(port),
+        "MMA440_TUNER_TIMEOUT": "300",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    processes = {}
+    deadline = time.monotonic() + 400
+    try:
+        for tuner_id in ("chief", "tuner0", "tuner1"):
+            script = str(EXAMPLES / "06_keras_tuner_search.py")
+            processes[tuner_id] = subprocess.Popen(
+                [sys.executable, "-m", "common.run", script, "--out", str(tmp_path / tuner_id)],
+                env={**base_env, "KERASTUNER_TUNER_ID": tuner_id},
+                stdout=open(tmp_path / f"{tuner_id}.log", "w"),
+                stderr=subprocess.STDOUT,
+                cwd=tmp_path,
+            )
+        while any(p.poll() is None for p in processes.values()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        for p in processes.values():
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    logs = {name: (tmp_path / f"{name}.log").read_text()[-3000:] for name in processes}
+    for name, p in processes.items():
+        assert p.returncode == 0, f"{name} exited with {p.returncode}:\n{logs[name]}"
+    summaries = {
+        name: json.loads((tmp_path / name / "summary.json").read_text())["summary"]
+        for name in processes
+    }
+    chief = summaries["chief"]
+    total = chief["max_trials"]
+    # Every trial ran exactly once, on a worker (the chief only serves the oracle).
+    runs = _tuner_runs(files)
+    ids = [run["trial_id"] for run in runs]
+    assert len(ids) == len(set(ids)) == total
+    assert {run["tuner_id"] for run in runs} <= {"tuner0", "tuner1"}
+    assert summaries["tuner0"]["trials_run_now"] + summaries["tuner1"]["trials_run_now"] == total
+    assert chief["trials_run_now"] == 0
+    # The chief's oracle lists them all as completed, the same trial ids as the run files.
+    assert chief["role"] == "chief" and chief["oracle_completed"] == total
+    assert chief["oracle_matches_runs"] is True and chief["runs_total"] == total
+    assert "Results summary" in logs["chief"] or chief["oracle_completed"] == total
