@@ -178,6 +178,12 @@ def smoothgrad(inputs, noise):
 # \le 1$, and rejects every step that would change the ReLU network's predicted class. Of the
 # accepted iterates it keeps, per digit, the one whose ReLU map has the smallest top-k overlap
 # $|T \cap \tilde T| / k$ with the original.
+#
+# Two baselines, measured the same way: a random perturbation $\pm\varepsilon$ per pixel (how
+# much any perturbation of this size moves the map), and SmoothGrad at the attacked input,
+# with the same noise draws as at the original. Be fair to the comparison: the attack aims at
+# the gradient map, not at SmoothGrad; an attack through the smoothed map itself is an
+# exercise.
 
 
 # %%
