@@ -45,8 +45,9 @@ import numpy as np
 # %% [markdown]
 # ## Parameters
 # `MMA440_SMOKE=1` runs two short trials; `MMA440_SEED` changes the seed (of the data split,
-# of every model's initial weights and of the tuner's draws). The tuner's project folder is
-# `OUTPUT_DIR/keras_tuner_search`; run again with the same `MMA440_OUTPUT_DIR` to resume.
+# of every model's initial weights and, as `SEED + 1`, of the tuner's draws). The tuner's
+# project folder is `OUTPUT_DIR/keras_tuner_search`; run again with the same
+# `MMA440_OUTPUT_DIR` to resume.
 # `MMA440_TUNER_STOP_AFTER=k` interrupts the search after k finished trials, as Ctrl-C would.
 #
 # Distributed search: KerasTuner reads three environment variables. `KERASTUNER_TUNER_ID`
@@ -201,7 +202,7 @@ tuner = LoggedRandomSearch(
     DigitsMLP(),
     objective="val_accuracy",
     max_trials=MAX_TRIALS,
-    seed=SEED,
+    seed=SEED + 1,  # KerasTuner reads seed=0 as "no seed" and draws one at random
     overwrite=False,
     directory=OUTPUT_DIR,
     project_name="keras_tuner_search",
