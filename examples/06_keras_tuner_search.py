@@ -217,6 +217,12 @@ tuner = LoggedRandomSearch(
 
 # %%
 if DISTRIBUTED:
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ.get('KERASTUNER_ORACLE_PORT')}"
+    print(
+        f"{TUNER_ID}: distributed search, oracle at {address}; if the search is not over in "
+        f"{TIMEOUT:g} s (a chief that is not running, a worker that died), this process stops",
+        flush=True,
+    )
     faulthandler.dump_traceback_later(TIMEOUT, exit=True)
 try:
     tuner.search(verbose=0)
