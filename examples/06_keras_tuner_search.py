@@ -17,10 +17,11 @@ because it is trained by the same function with the same seed.
 Try:
 - Interrupt a search (Ctrl-C, or `MMA440_TUNER_STOP_AFTER=3`) and run again with the same
   `MMA440_OUTPUT_DIR`: the finished trials are not run again; the interrupted one is.
-- Set `MAX_TRIALS = 18`: the random search reaches most of example 04's grid (it gives up when
-  20 draws in a row hit configurations already tried).
+- Set `MAX_TRIALS = 18`: the random search reaches most of example 04's grid (it gives up
+  after more than 20 draws in a row hit configurations already tried).
 - Replace `hp.Choice("learning_rate", ...)` by `hp.Float("learning_rate", 1e-3, 1e-1,
-  sampling="log")`: the search is no longer restricted to example 04's grid.
+  sampling="log")`: the search leaves example 04's grid (its trials appear in grey on the
+  left, and the grid panels stay empty), and it may find a better rate between the grid's.
 - Distribute the search (see `examples/README.md`): one chief and two workers on 127.0.0.1.
 """
 
@@ -276,6 +277,10 @@ fig, axes = plt.subplots(
     1, 1 + len(L2_STRENGTHS), figsize=(6 + 4.5 * len(L2_STRENGTHS), 5.2), squeeze=False
 )
 ax = axes[0, 0]
+on_grid = [
+    run["learning_rate"] in LEARNING_RATES and run["width"] in WIDTHS and run["l2"] in L2_STRENGTHS
+    for run in runs
+]
 for k, learning_rate in enumerate(LEARNING_RATES):
     chosen = [i for i, run in enumerate(runs) if run["learning_rate"] == learning_rate]
     ax.plot(
@@ -285,6 +290,11 @@ for k, learning_rate in enumerate(LEARNING_RATES):
         color=f"C{k}",
         ms=9,
         label=f"learning rate {learning_rate:g}",
+    )
+others = [i for i, run in enumerate(runs) if run["learning_rate"] not in LEARNING_RATES]
+if others:  # e.g. after replacing the Choice of learning rates by a Float
+    ax.plot(
+        others, [runs[i]["val_accuracy"] for i in others], "o", color="gray", label="other rates"
     )
 if best is not None:
     ax.plot(runs.index(best), best["val_accuracy"], "s", ms=18, mfc="none", mec="red", mew=2.5)
@@ -300,8 +310,8 @@ ax.legend(loc="lower right")
 table_axes = axes[0, 1:]
 for ax, l2 in zip(table_axes, L2_STRENGTHS, strict=True):
     table = np.full((len(WIDTHS), len(LEARNING_RATES)), np.nan)
-    for run in runs:
-        if run["l2"] == l2:
+    for run, on in zip(runs, on_grid, strict=True):
+        if on and run["l2"] == l2:
             i, j = WIDTHS.index(run["width"]), LEARNING_RATES.index(run["learning_rate"])
             table[i, j] = run["val_accuracy"]
     ax.set_facecolor("lightgray")  # configurations not drawn
@@ -311,7 +321,7 @@ for ax, l2 in zip(table_axes, L2_STRENGTHS, strict=True):
             text = "not drawn" if np.isnan(table[i, j]) else f"{table[i, j]:.3f}"
             color = "black" if np.isnan(table[i, j]) or table[i, j] > 0.8 else "white"
             ax.text(j, i, text, ha="center", va="center", color=color, fontsize=11)
-    if best is not None and best["l2"] == l2:
+    if best is not None and on_grid[runs.index(best)] and best["l2"] == l2:
         i, j = WIDTHS.index(best["width"]), LEARNING_RATES.index(best["learning_rate"])
         ax.add_patch(
             plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=3)
