@@ -102,11 +102,12 @@ def test_02_custom_layer_and_model(run_example, claim_seed, tmp_path):
 def test_03_custom_training_loop(run_example, claim_seed, tmp_path):
     files = tmp_path / "files"
     s = run_example("03_custom_training_loop.py", claim_seed, files)["summary"]
-    # One step of the hand-written loop is one step of fit (measured: 0, seeds 0-2).
+    # One step of the hand-written loop is one step of fit (measured: 0 for seeds 0-9).
     assert s["one_step_max_weight_diff"] <= 1e-6
-    # Both runs stop early, and the loop reaches fit's test accuracy within 2 points, 7 of the
-    # 360 test digits (measured gaps 0, 0, 0 for seeds 0-2, with the two models disagreeing on
-    # 2, 3, 6 digits; accuracies 0.967, 0.975, 0.969).
+    # Both runs stop early (before the 200-epoch bound: measured 29 / 70 epochs for the loop,
+    # 29 / 94 for fit, seeds 0-9), and the loop reaches fit's test accuracy within 2 points, 7
+    # of the 360 test digits: the runs differ only in the order of the mini-batches (measured
+    # gaps 0 / 0.011, accuracies 0.964 / 0.992, seeds 0-9).
     assert s["loop_stopped_early"] is True and s["fit_stopped_early"] is True
     assert s["accuracy_gap"] <= 0.02
     assert min(s["loop_test_accuracy"], s["fit_test_accuracy"]) >= 0.94
