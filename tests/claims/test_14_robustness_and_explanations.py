@@ -1,4 +1,4 @@
-"""Lecture 14 (robustness and explanations): each script's lesson, asserted on its SUMMARY in full mode.
+"""Lecture 14 (robustness and explanations): each script's lesson, asserted in full mode.
 
 Every threshold is derived from theory or from the quantity's sampling error; the values
 measured are written next to it (min / max over seeds 0-9).
