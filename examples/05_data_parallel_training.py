@@ -48,6 +48,7 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
+from matplotlib.ticker import MaxNLocator
 
 # %% [markdown]
 # ## Parameters
@@ -95,12 +96,14 @@ print(f"Output folder: {WORK_DIR}")
 # L(w)$ to its copy of the weights, so the copies stay equal, and equal to the weights of one
 # device taking the whole batch. The only difference is the order of a floating-point sum: the
 # all-reduce adds two partial sums, one device adds the $2b$ terms in its own order. In float32
-# (unit roundoff $u = 2^{-24} \approx 6 \cdot 10^{-8}$) this changes a sum of $n$ terms by at
-# most about $n u$ times the sum of their absolute values, so the weights differ by a few $u$
-# times their size, not more.
+# (unit roundoff $u = 2^{-24} \approx 6 \cdot 10^{-8}$) a sum of $n$ terms computed in two
+# orders can differ by up to about $(n - 1) u$ times the sum of their absolute values (Higham
+# 2002, section 4.2); rounding errors of random sign are far smaller than that worst case, and
+# the script measures the weight difference after every step against $u \max |w|$.
 #
 # The two $\hat g_r$ differ from each other: each is a mean over $b$ examples, with a
-# covariance $\Sigma / b$ around the full-data gradient. The lesson: data parallelism with $R$
+# covariance of about $\Sigma / b$ around the full-data gradient ($\Sigma$ the covariance of
+# one example's gradient). The lesson: data parallelism with $R$
 # replicas of batch $b$ is SGD with batch $R b$, not $R$ independent SGD runs, so learning rate
 # and batch size must be chosen for the global batch $R b$ (Goyal et al. 2017).
 
@@ -399,10 +402,10 @@ def parse_ports(text):
 
 # %% [markdown]
 # ## Three runs from the same weights
-# 1. One device, the whole global batch of $2b$: the default strategy, in this process, while
-#    2. the mirrored run (two replicas of batch $b$ on two logical CPUs) runs in a child; then
-# 3. two workers, one replica of batch $b$ each, in two children that find each other
-# through `TF_CONFIG`:
+# One device with the whole global batch of $2b$ (the default strategy, in this process) runs
+# while the mirrored run (two replicas of batch $b$ on two logical CPUs) runs in a child
+# process; then two workers, one replica of batch $b$ each, run in two children that find each
+# other through `TF_CONFIG`:
 # `{"cluster": {"worker": ["127.0.0.1:p0", "127.0.0.1:p1"]}, "task": {"type": "worker",
 # "index": i}}`. On a real cluster only the addresses change.
 
@@ -502,6 +505,7 @@ ax.plot(
     steps, workers[0]["losses"], "x", color="C3", ms=8, label=f"2 workers x {PER_REPLICA_BATCH}"
 )
 ax.set(xlabel="SGD step", ylabel="cross-entropy of the global batch", title="Loss per step")
+ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 ax.legend()
 
 ax = axes[1]
@@ -554,8 +558,9 @@ ax.set(
     xlabel="SGD step",
     ylabel="max |w - w one device|",
     title="Weight difference to one device",
-    ylim=(floor / 20, 1e-3),
+    ylim=(floor / 20, floor * 1e3),
 )
+ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 ax.legend()
 fig.suptitle(
     f"Two replicas of batch {PER_REPLICA_BATCH} = one device with batch "
