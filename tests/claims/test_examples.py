@@ -361,9 +361,11 @@ def test_06_keras_tuner_search(run_example, claim_seed, tmp_path):
 
     # Each trial scores what example 04 gives the same configuration: the same training
     # function and seed. Compared: the validation accuracy of each of the 10 trials against
-    # 04's row for that configuration (measured: equal, seeds 0 and 1; the bound allows one of
-    # the 360 validation digits to flip), and so the best trial is the best of 04's grid
-    # restricted to the drawn configurations.
+    # 04's row for that configuration (measured: equal, difference 0, seeds 0-9; the bound
+    # allows one of the 360 validation digits to flip, as for 04), and so the best trial is the
+    # best of 04's grid restricted to the drawn configurations. It is 04's overall best only
+    # when the tuner drew that configuration (10 of 18 drawn; measured: seeds 2, 4, 5, 7, 9 of
+    # 2-9, where the other seeds' best trials reached 0.961-0.972 against 04's 0.978-0.989).
     sweep = tmp_path / "sweep"
     run_example("04_hyperparameter_sweep.py", claim_seed, sweep)
     grid = {
