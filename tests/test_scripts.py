@@ -59,6 +59,11 @@ def test_script_follows_the_contract(path):
             imported.add(node.module.split(".")[0])
     assert "argparse" not in imported, "no argparse in scripts (breaks under a notebook kernel)"
     assert not imported & NETWORK_MODULES, f"network modules imported: {imported & NETWORK_MODULES}"
+    # The distributed-training example picks free ports for the processes it starts itself:
+    # only examples may listen, and only on the loopback address.
+    if "multiprocessing.connection" in source:
+        assert path.parent.name == "examples", "lecture scripts open no ports"
+        assert "127.0.0.1" in source and "0.0.0.0" not in source, "listen on 127.0.0.1 only"
     assert "tf.keras" not in source and "tensorflow.keras" not in source, "use `import keras`"
     assert "keras.datasets" not in source, "load datasets through common.data (offline first)"
     if imported & {"keras", "tensorflow"}:
