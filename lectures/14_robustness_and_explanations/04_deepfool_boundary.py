@@ -12,8 +12,9 @@ points and, for each, the segment to the boundary point DeepFool found (a circle
 where it stalled: see below). Right: the DeepFool distance and the first-order estimate
 |f(x)| / ||∇f(x)|| against the true minimal distance, measured independently from a fine grid
 of the decision function. Look at the right panel: the DeepFool points never fall below the
-diagonal (they are upper bounds), most sit on it, a few well above (DeepFool found a boundary
-point, not the nearest one); the first-order estimate scatters on both sides.
+diagonal (they are upper bounds), many sit on it, others above it (DeepFool found a boundary
+point, not the nearest one; for some seeds half of the points lie more than 5 % above); the
+first-order estimate scatters on both sides.
 
 Needs the TensorFlow backend for the input gradients (`tf.GradientTape`, one marked cell).
 
@@ -55,13 +56,20 @@ ACTIVATION = "gelu"  # smooth and not saturating: see the Try list for "relu" an
 EPOCHS = 30 if SMOKE else 300  # full-batch Adam steps
 LEARNING_RATE = 0.02
 MAX_STEPS = 50  # DeepFool iterations at most
-OVERSHOOT = 0.02  # each step is lengthened by this fraction (Moosavi-Dezfooli et al.)
-BISECTIONS = 60  # halvings of the last segment: 2^-60 of its length, below float64 rounding
+OVERSHOOT = 0.02  # the total perturbation is lengthened by this fraction (Moosavi-Dezfooli)
+SCAN_POINTS = 64  # the segment to the last iterate is scanned here for its first sign change
+BISECTIONS = 60  # halvings of that piece: 2^-60 of its length, below float64 rounding
 GRID_STEP = 0.02 if SMOKE else 0.005  # spacing of the grid that locates the boundary (oracle)
 BOX = (-2.0, 3.0, -1.5, 2.0)  # the grid covers x1 in [-2, 3], x2 in [-1.5, 2]
 
 if ACTIVATION not in ("gelu", "relu", "tanh", "softplus"):
     raise ValueError(f"ACTIVATION must be gelu, relu, tanh or softplus, got {ACTIVATION!r}")
+if not (isinstance(MAX_STEPS, int) and MAX_STEPS >= 1):
+    raise ValueError(f"MAX_STEPS must be a positive integer, got {MAX_STEPS!r}")
+if not 0 <= OVERSHOOT <= 1:
+    raise ValueError(f"OVERSHOOT must be in [0, 1] (a fraction of the step), got {OVERSHOOT}")
+if not (isinstance(SCAN_POINTS, int) and SCAN_POINTS >= 1):
+    raise ValueError(f"SCAN_POINTS must be a positive integer, got {SCAN_POINTS!r}")
 if not 0 < GRID_STEP <= 0.05:
     raise ValueError(f"GRID_STEP must be in (0, 0.05] for an accurate oracle, got {GRID_STEP}")
 
@@ -94,11 +102,15 @@ def value_and_input_gradient(model, x):
 # $$r = -\frac{f(x)}{\|\nabla f(x)\|_2^2}\,\nabla f(x), \qquad
 #   \|r\|_2 = \frac{|f(x)|}{\|\nabla f(x)\|_2}.$$
 #
-# Repeat from the new point until the sign of $f$ flips. Each step is lengthened by a factor
-# $1 + \eta$ (the paper's overshoot, $\eta = 0.02$), so that the iterates cross the boundary
-# instead of creeping up to it from one side. The segment from $x$ to the last iterate
-# $x_K$ then changes sign, so it crosses the boundary: bisection on it finds a point $x^\ast$
-# with $f(x^\ast) = 0$ to rounding and $\|x^\ast - x\| \le \|x_K - x\|$.
+# Repeat from the new point until the sign of $f$ flips. As in the authors' code, the total
+# perturbation $r_{\text{tot}} = r_0 + \dots + r_{k-1}$ is lengthened by a factor $1 + \eta$
+# (the overshoot, $\eta = 0.02$): the iterates are $x_k = x + (1 + \eta)\, r_{\text{tot}}$, so
+# that they cross the boundary instead of creeping up to it from one side. The segment from $x$
+# to the last iterate $x_K$ then changes sign, so it crosses the boundary, possibly more than
+# once: the script evaluates $f$ at `SCAN_POINTS` equally spaced points of the segment, takes
+# the first piece on which the sign changes and bisects it, which gives a point $x^\ast$ with
+# $f(x^\ast) = 0$ to rounding and $\|x^\ast - x\| \le \|x_K - x\|$. (A double crossing
+# inside one piece, $1/64$ of the segment, would still be missed.)
 # For an affine $f(x) = w^\top x + b$ the linearization is $f$ itself, so one step (without
 # overshoot) lands on the boundary, at the orthogonal projection of $x$ onto the hyperplane,
 # and $\|r\| = |w^\top x + b| / \|w\|_2$ is the exact distance.
@@ -113,8 +125,9 @@ def deepfool_step(model, points):
 
 
 def deepfool(model, x, max_steps=MAX_STEPS, overshoot=OVERSHOOT):
-    """Iterate overshooting steps until f changes sign; return the last iterates and steps."""
+    """Step until f changes sign at x + (1 + overshoot) r_tot; the last iterates and steps."""
     sign = np.sign(value_and_input_gradient(model, x)[0])
+    total = np.zeros_like(x, dtype=np.float64)
     points = np.array(x, dtype=np.float64)
     steps = np.zeros(len(points), dtype=int)
     for _ in range(max_steps):
@@ -122,15 +135,21 @@ def deepfool(model, x, max_steps=MAX_STEPS, overshoot=OVERSHOOT):
         active = np.sign(f) == sign  # not yet across the boundary
         if not active.any():
             break
-        points[active] += (1 + overshoot) * r[active]
+        total[active] += r[active]
+        points = x + (1 + overshoot) * total
         steps += active
     return points, steps
 
 
-def bisect_segment(model, x, end, iterations=BISECTIONS):
-    """A point f = 0 on each segment [x, end] whose ends have opposite signs of f."""
+def first_crossing(model, x, end, scan=SCAN_POINTS, iterations=BISECTIONS):
+    """A point f = 0 on the first piece of [x, end] (cut in `scan`) where the sign of f changes."""
     sign = np.sign(value_and_input_gradient(model, x)[0])
-    low, high = np.zeros(len(x)), np.ones(len(x))
+    knots = np.linspace(0.0, 1.0, scan + 1)
+    along = x[None] + knots[:, None, None] * (end - x)[None]  # (scan + 1, n, 2)
+    f = value_and_input_gradient(model, along.reshape(-1, x.shape[1]))[0].reshape(len(knots), -1)
+    changed = np.sign(f) != sign
+    first = np.where(changed.any(axis=0), np.argmax(changed, axis=0), scan)
+    low, high = knots[np.maximum(first - 1, 0)], knots[first]
     for _ in range(iterations):
         middle = (low + high) / 2
         f = value_and_input_gradient(model, x + middle[:, None] * (end - x))[0]
@@ -205,7 +224,8 @@ print(f"              a second step moves the points by {linear_second_step:.1e}
 # DeepFool is Newton's method for the equation $f = 0$, and it inherits Newton's failure: near
 # a local minimum of $|f|$ that does not reach zero (a pocket of the score that stays on one
 # side) the steps jump back and forth without crossing. Such points are counted and left out of
-# the comparison; for some seeds there are a few.
+# the comparison: none for most seeds, a handful for some, and for seed 4 a cluster of about
+# ten test points in one such pocket.
 
 # %%
 keras.utils.set_random_seed(SEED)
@@ -221,7 +241,7 @@ last_iterates, steps = deepfool(network, x_test)
 f_start, grad_start = value_and_input_gradient(network, x_test)
 f_last = value_and_input_gradient(network, last_iterates)[0]
 flipped = np.isfinite(f_last) & (np.sign(f_last) != np.sign(f_start))
-boundary_points = bisect_segment(network, x_test, last_iterates)
+boundary_points = first_crossing(network, x_test, last_iterates)
 f_end, grad_end = value_and_input_gradient(network, boundary_points)
 d_deepfool = np.linalg.norm(boundary_points - x_test, axis=1)
 d_linear = np.abs(f_start) / np.linalg.norm(grad_start, axis=1)
@@ -244,10 +264,17 @@ print(
 # at a contour point $q$; for a smooth boundary it is $O(h^2)$ (the interpolation and the
 # chord's sag are both second order). We evaluate it (with the gradient, only to grade the
 # oracle) at every vertex and every segment midpoint of the contour and report the largest,
-# `oracle_error`. If the true nearest point $b$ of $x$ has a contour point within
-# `oracle_error`, then $d_{\text{grid}} \le d(x) + $ `oracle_error`, and the check is
-# $d_{\text{DeepFool}} \ge d_{\text{grid}} - $ `oracle_error` for every point. (The grid can
-# miss a boundary piece thinner than $h$; for this smooth network there is none.)
+# `oracle_error`. That is measured in one direction: every contour point $q$ has a boundary
+# point within `oracle_error`, so $d(x) \le d_{\text{grid}}(x) + $ `oracle_error`. The other
+# direction, $d_{\text{grid}}(x) \le d(x) + $ `oracle_error`, needs a contour point near the
+# true nearest point of $x$; it holds when the grid resolves every piece of the boundary (a
+# piece thinner than $h$ could be missed; for this smooth network we assume there is none),
+# and it is assumed, not measured. Since $f(x^\ast) = 0$, $d_{\text{DeepFool}} \ge d(x)$ holds
+# by definition; checking $d_{\text{DeepFool}} \ge d_{\text{grid}} - $ `oracle_error` checks
+# the oracle. The lessons are the two comparisons: DeepFool is tight for some points and well
+# above $d$ for others ($d_{\text{DeepFool}} / d_{\text{grid}}$ large, with the measured
+# direction $d \le d_{\text{grid}} + $ `oracle_error`), and the first-order estimate falls on
+# both sides of $d$.
 
 # %%
 grid_x1 = np.arange(BOX[0], BOX[1] + GRID_STEP / 2, GRID_STEP)
@@ -330,7 +357,7 @@ ax_map.set(
     aspect="equal",
     title=f"{ACTIVATION.upper()} network on the moons: DeepFool steps to f = 0",
 )
-ax_map.legend(loc="lower left", fontsize=9)
+ax_map.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=9)
 
 low = 0.5 * d_grid[inside].min()
 top = 2.0 * max(d_deepfool[inside].max(), d_linear[inside].max())
@@ -386,6 +413,8 @@ SUMMARY = {
     "max_ratio": float(ratio.max()),
     "fraction_ratio_above_1_05": float(np.mean(ratio > 1.05)),
     "median_normal_cosine": float(np.median(normal_cosine[inside])),
+    "median_normal_cosine_tight": float(np.median(normal_cosine[inside][ratio <= 1.01])),
+    "median_normal_cosine_above": float(np.median(normal_cosine[inside][ratio > 1.05])),
     "linear_fraction_under": float(np.mean(linear_ratio < 1)),
     "linear_min_ratio": float(linear_ratio.min()),
     "linear_max_ratio": float(linear_ratio.max()),
