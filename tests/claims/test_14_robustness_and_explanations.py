@@ -139,31 +139,41 @@ def test_04_deepfool_boundary(run_script, claim_seed):
     assert s["linear_distance_error"] <= 1e-12
     assert s["linear_max_abs_f_after"] <= 1e-12
     assert s["linear_second_step"] <= 1e-12
-    # Network: DeepFool takes most points across the boundary (measured 87 / 100 of 100; the
-    # rest stall near a local minimum of |f| that stays positive, seed 4), and bisection on
-    # the last segment puts the boundary points on f = 0 to rounding (2^-60 of the segment;
-    # measured |f| <= 1.1e-14 / 2.9e-14).
-    assert s["deepfool_n_crossed"] >= 0.8 * s["n_test"]
+    # Network: bisection on the first sign change of the last segment puts the boundary points
+    # on f = 0 to rounding (2^-60 of a 1/64 piece; measured |f| <= 1.1e-14 / 2.9e-14). How many
+    # points DeepFool takes across is a property of the trained score, not a claim: 87 / 100 of
+    # 100 crossed over seeds 0-9, the stalls clustered in one pocket of |f| > 0 (13 points,
+    # seed 4); the claims below need only enough compared points.
     assert s["deepfool_max_abs_f"] <= 1e-12
     # The grid oracle is accurate: every contour vertex and segment midpoint lies within
     # oracle_error of f = 0 (first order), O(h^2) = O(2.5e-5) times the curvature (measured
-    # 2.8e-5 / 3.4e-4); enough points are compared (measured 79 / 97 of 100).
+    # 2.8e-5 / 3.4e-4); enough points are compared (measured 79 / 97 of 100; with 60 points
+    # a binomial fraction has standard error <= 0.065).
     assert s["oracle_error"] <= 1e-3
     assert s["n_inside_grid"] >= 60
-    # The lesson: the DeepFool distance is an upper bound on the true distance, so it is never
-    # below the oracle's by more than the oracle's error (measured min(d_DeepFool - d_grid)
-    # + oracle_error = 1.5e-5 / 3.3e-4 > 0, seeds 0-9), and it is tight for the closest point
-    # (measured min excess -2.9e-5 / 4.6e-6, inside the oracle's error)...
+    # oracle_error measures one direction: every contour point is within it of f = 0, so
+    # d <= d_grid + oracle_error. The reverse, d_grid <= d + oracle_error, needs a contour
+    # point near the true nearest point (the grid resolves the whole boundary): assumed. Since
+    # f(x*) = 0, d_DeepFool >= d holds by definition, so this first check tests the oracle and
+    # that assumption (measured min(d_DeepFool - d_grid) + oracle_error = 1.5e-5 / 3.3e-4 > 0,
+    # seeds 0-9).
     assert s["min_excess"] >= -s["oracle_error"]
+    # The lesson: DeepFool is tight for some points (measured min excess -2.9e-5 / 4.6e-6,
+    # inside the oracle's error)...
     assert s["min_excess"] <= s["oracle_error"]
-    # ...but only an upper bound: some points land on a boundary point far from the nearest
-    # one (largest ratio to the true distance measured 1.25 / 3.8; fraction of points more
-    # than 5 % above measured 0.15 / 0.48, about 90 points each, so 0.05 is 3 binomial
-    # standard errors below the smallest), where x - x* is not normal to the boundary
-    # (median |cos| measured 0.936 / 0.990; 1 at a nearest point).
+    # ...and well above the true distance for others (by the measured direction
+    # d <= d_grid + oracle_error, d_DeepFool / d >= ratio * d_grid / (d_grid + oracle_error),
+    # oracle_error <= 3.4e-4 against d_grid of order 0.1): largest
+    # ratio measured 1.25 / 3.8; fraction of points more than 5 % above measured 0.15 / 0.48,
+    # about 90 points each, so 0.05 is 3 binomial standard errors (0.038) below the smallest.
     assert s["max_ratio"] >= 1.15
     assert s["fraction_ratio_above_1_05"] >= 0.05
-    assert s["median_normal_cosine"] <= 0.995
+    # There x - x* is not normal to the boundary. For a flat boundary through x* at angle theta
+    # to the offset, d = ||x - x*|| cos(theta), so ratio = 1 / cos(theta): ratio > 1.05 means
+    # cos < 1 / 1.05 = 0.952 and ratio <= 1.01 means cos >= 1 / 1.01 = 0.990. Medians over
+    # those points measured 0.740 / 0.899 (ratio > 1.05) and 0.9960 / 0.9999 (ratio <= 1.01).
+    assert s["median_normal_cosine_above"] <= 1 / 1.05
+    assert s["median_normal_cosine_tight"] >= 1 / 1.01
     # The first-order estimate |f(x)| / ||grad f(x)|| is no bound: it falls below the true
     # distance for some points and above it for others (fraction below measured 0.31 / 0.54,
     # about 90 points, binomial standard error 0.05), and it is further off than DeepFool
@@ -186,11 +196,12 @@ def test_05_integrated_gradients(run_script, claim_seed):
     # f(x')|) is a few 1e-5 (measured max over 32 digits 3.2e-5 / 7.8e-5, median 2.6e-5 /
     # 2.9e-5); asserted at 2e-4 (the 1 % the lesson states is 50 times that).
     assert s["max_completeness_error"] <= 2e-4
-    # Saliency and gradient x input are not complete: their sums miss f(x) - f(x') by a median
-    # of 104 % / 258 % (saliency) and 4.0 % / 7.9 % (gradient x input; small because a GELU
-    # network without large biases is nearly positively homogeneous), against 2.6e-5 / 2.9e-5
-    # for integrated gradients.
-    assert s["median_saliency_gap"] >= 0.5
+    # Gradient x (input - baseline) is not complete: it sums to the first-order Taylor term,
+    # exact for all x only if f - f(0) is positively homogeneous of degree 1; GELU's curvature
+    # (gelu(z) ~ z/2 + z^2/sqrt(2 pi)) makes it miss f(x) - f(x') by a median of 4.0 % / 7.9 %
+    # over seeds 0-9, against 2.6e-5 / 2.9e-5 for integrated gradients: asserted at 100 times
+    # IG's median (measured factor at least 0.040 / 2.9e-5 = 1400). (The saliency sum is in
+    # logit per unit pixel, not comparable with a logit difference: no gap is asserted for it.)
     assert s["median_grad_input_gap"] >= 100 * s["median_completeness_error"]
     # Linear logits: IG = (x - x') * w exactly, and complete, in float64 to rounding (measured
     # 1.1e-15 / 1.6e-15 and 7.6e-16 / 2.5e-15 relative).
@@ -201,21 +212,26 @@ def test_05_integrated_gradients(run_script, claim_seed):
 def test_06_fragile_explanations(run_script, claim_seed):
     s = run_script(f"{LECTURE}/06_fragile_explanations.py", seed=claim_seed)["summary"]
     # The attack keeps every prediction (steps that change it are rejected; measured 100 % of
-    # the 60 digits, seeds 0-9), stays in the eps-ball up to float32 rounding of x +- eps
-    # (pixels up to 1, so at most 6e-8; measured 0.1 exactly) and in [0, 1] (clipped).
+    # the 60 digits, seeds 0-9), and so does the random baseline (redrawn until it does; at
+    # most 1 / 5 draws per digit measured); the attack stays in the eps-ball up to float32
+    # rounding of x +- eps (pixels up to 1, so at most 6e-8; measured 0.1 exactly) and in
+    # [0, 1] (clipped).
     assert s["prediction_kept"] == 1.0
+    assert s["random_prediction_kept"] == 1.0
     assert s["max_perturbation"] <= s["epsilon"] + 1e-6
     assert 0.0 <= s["min_pixel"] and s["max_pixel"] <= 1.0
     # A ReLU network is piecewise linear: the gradient of the map with respect to the input
     # (a Hessian) is exactly zero, so the attack must differentiate a softplus surrogate.
     assert s["relu_attack_gradient"] == 0.0
-    # The lesson: the map moves while the prediction stays. The mean top-8 overlap after the
-    # attack is below 0.8 (measured 0.66 / 0.76, seeds 0-9; standard error over 60 digits
-    # about 0.02), a random +-eps perturbation keeps it high (measured 0.86 / 0.91) and
-    # SmoothGrad under the same attack too (measured 0.85 / 0.90). Both gaps to the attack
-    # (measured 0.12 / 0.23 and 0.15 / 0.19) are asserted at 0.07 and at 3 paired standard
-    # errors of the 60 per-digit differences (standard errors measured 0.011 / 0.023).
-    assert s["mean_overlap_attack"] <= 0.8
+    # The lesson: the map moves while the prediction stays, far more under the attack than
+    # under a random perturbation of the same size, and far more for the gradient map than for
+    # SmoothGrad. Every arm is scored on one input per digit (the attack's last iterate, one
+    # label-preserving random draw), none selected by its overlap. Mean top-8 overlap over the
+    # 60 digits, seeds 0-9: attack 0.683 / 0.785, random 0.865 / 0.917, SmoothGrad under the
+    # attack 0.817 / 0.863. The gaps to the attack (measured 0.098 / 0.229 and 0.077 / 0.140)
+    # are asserted at 3 paired standard errors of the 60 per-digit differences (a one-sided
+    # test at 3 sigma; standard errors measured 0.018 / 0.024 and 0.013 / 0.020, gaps 5.2 / 9.4
+    # and 5.8 / 10.0 standard errors).
     for name in ("random", "smoothgrad"):
         gap = s[f"mean_overlap_{name}"] - s["mean_overlap_attack"]
-        assert gap >= max(0.07, 3 * s[f"se_gap_{name}"])
+        assert gap >= 3 * s[f"se_gap_{name}"]
