@@ -394,7 +394,13 @@ plt.show()
 # %% [markdown]
 # ## Summary
 
+
 # %%
+def median_or_one(values):
+    """The median, or 1 (the cosine at a nearest point) for an empty set (smoke mode)."""
+    return float(np.median(values)) if values.size else 1.0
+
+
 SUMMARY = {
     "linear_projection_error": linear_projection_error,
     "linear_distance_error": linear_distance_error,
@@ -413,8 +419,8 @@ SUMMARY = {
     "max_ratio": float(ratio.max()),
     "fraction_ratio_above_1_05": float(np.mean(ratio > 1.05)),
     "median_normal_cosine": float(np.median(normal_cosine[inside])),
-    "median_normal_cosine_tight": float(np.median(normal_cosine[inside][ratio <= 1.01])),
-    "median_normal_cosine_above": float(np.median(normal_cosine[inside][ratio > 1.05])),
+    "median_normal_cosine_tight": median_or_one(normal_cosine[inside][ratio <= 1.01]),
+    "median_normal_cosine_above": median_or_one(normal_cosine[inside][ratio > 1.05]),
     "linear_fraction_under": float(np.mean(linear_ratio < 1)),
     "linear_min_ratio": float(linear_ratio.min()),
     "linear_max_ratio": float(linear_ratio.max()),
