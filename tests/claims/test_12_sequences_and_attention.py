@@ -178,5 +178,26 @@ def test_06_gated_cells_learn_long_dependencies(run_script, claim_seed):
     # towards keeping the state after training: mean bias measured 0.83 to 1.34 (mean 1.16,
     # standard deviation 0.14; bound 0.5, the mean minus 4.7 standard deviations).
     assert s["gru_update_gate_bias"] >= 0.5
-    # The LSTM with forget bias 5 is not asserted: it leaves the plateau within the 300 steps in
-    # 9 of the seeds 0-9 (0.027 to 0.34) and not in seed 5 (1.01).
+    # The control: the same SimpleRNN, trained alike on sequences of length 10, learns the task,
+    # so its failure at T = 50 is due to the length of the dependency, not to the budget of 300
+    # steps. Bound 0.5 = the error of a network that remembers only the nearer number: below it
+    # the network carries the first one. Measured 0.076 to 0.308 (seed 7), mean 0.12,
+    # standard deviation 0.07: the bound lies 2.7 standard deviations above the worst seed.
+    assert s["short_length"] == 10
+    assert s["simple_rnn_short_rel_error"] <= 0.5
+    # The GRU recomputed in NumPy (the gates z, r and the state, 50 steps) equals the layer: float32
+    # rounding, 2^-24 = 6e-8 per operation, accumulates over about ten operations per step and
+    # the 50 steps to a few 1e-7 (measured 5.8e-7 to 1.3e-6 relative to the largest state).
+    assert s["gru_numpy_rel_error"] <= 5e-6
+    # The memory sits in a few units. For each unit, the fraction of its state kept from the first
+    # marker to the end, prod z_k, has a median over the test sequences; for the best unit it is
+    # measured 10^-0.66 to 10^-0.11 (mean of the log10 -0.34, standard deviation 0.15). A gate at
+    # 1/2 keeps 2^-37 = 10^-11 over the median 37 steps, a unit at the measured mean gate (0.80 to
+    # 0.92) keeps 0.92^37 = 10^-1.3 at most: the bound 10^-1 lies above every such unit and
+    # 2.2 standard deviations below the worst seed (4.3 below the mean).
+    assert s["gru_best_unit_log10_retention"] >= -1.0
+    # The LSTM is not asserted: within the 300 steps it gets below half the baseline in 9 of the
+    # seeds 0-9 with forget bias 5 (0.027 to 0.34; seed 5 1.01, and 1.00 after 600 steps), in 3
+    # with bias 1 (Keras' default), 7 with bias 2 and 8 with bias 3; seed 5 fails with every one
+    # of these biases (bias 1 comes closest, 0.57). Measured with the script's data, model and
+    # steps; a claim about the LSTM would need a larger budget than this script has.
