@@ -31,6 +31,7 @@ import json
 import os
 import tempfile
 import time
+from multiprocessing.connection import Listener
 from pathlib import Path
 
 import common.quiet  # noqa: F401  (hides TensorFlow's start-up log lines)
@@ -225,6 +226,21 @@ if DISTRIBUTED:
         flush=True,
     )
     faulthandler.dump_traceback_later(TIMEOUT, exit=True)
+if ROLE == "chief":
+    # KerasTuner's gRPC server shares a port (SO_REUSEPORT): a second chief on the port of a
+    # first one, left over or another user's, binds without error, and the workers' trials go
+    # to either oracle. A plain listening socket on the same address (127.0.0.1 here) does not
+    # share: if it cannot bind, the port is taken, and the chief stops before serving.
+    oracle_address = (os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"]))
+    try:
+        Listener(oracle_address).close()
+    except OSError as error:
+        raise RuntimeError(
+            f"chief: the oracle's address {address} is in use ({error.strerror}): another "
+            "chief (an earlier search still running?) or another program listens there; stop "
+            "it or choose another KERASTUNER_ORACLE_PORT"
+        ) from error
+interrupted = True  # until the search returns: also after a real Ctrl-C (KeyboardInterrupt)
 try:
     tuner.search(verbose=0)
     interrupted = False
@@ -250,9 +266,12 @@ trial_ids = [run["trial_id"] for run in runs]
 if ROLE != "worker":
     completed = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
     oracle_ids = sorted(t.trial_id for t in completed)
-    tuner.results_summary(num_trials=3)
+    tuner.results_summary(num_trials=MAX_TRIALS)  # every trial, best first
+    # How often the oracle ended each trial: 1, unless a failed trial was retried
+    # (max_retries_per_trial) and so ran more than once (a private attribute of the oracle).
+    max_runs_per_trial = max(tuner.oracle._run_times.values(), default=0)
 else:  # a worker's oracle is the chief's, which may have stopped already
-    oracle_ids = []
+    oracle_ids, max_runs_per_trial = [], 0
 best = max(runs, key=lambda run: run["val_accuracy"]) if runs else None
 if best is not None:
     hp = keras_tuner.HyperParameters()
@@ -356,6 +375,7 @@ SUMMARY = {
     "unique_configs": len({(r["learning_rate"], r["width"], r["l2"]) for r in runs}),
     "oracle_completed": len(oracle_ids),
     "oracle_matches_runs": oracle_ids == sorted(set(trial_ids)),
+    "max_runs_per_trial": max_runs_per_trial,  # by the oracle's count (0 on a worker)
     "best_trial": best["trial_id"] if best else "",
     "best_learning_rate": best["learning_rate"] if best else float("nan"),
     "best_width": best["width"] if best else 0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -257,11 +258,12 @@ BAD_INPUT_SECONDS = 240
 
 def test_05_a_dying_worker_stops_the_run_with_its_message(tmp_path):
     files = tmp_path / "files"
-    result, seconds = _run_05(files, BAD_INPUT_SECONDS, MMA440_DP_FAIL_WORKER="1")
+    result, _ = _run_05(files, BAD_INPUT_SECONDS, MMA440_DP_FAIL_WORKER="1")
     assert result.returncode != 0
     assert "worker1 exited with status 1; the other processes were stopped" in result.stderr
     assert "worker crashed on purpose after step 1" in result.stderr  # the worker's own log
-    assert seconds < BAD_INPUT_SECONDS
+    # (That message, not run_children's TimeoutError, proves the run stopped at the crash; a
+    # hang would end in subprocess.TimeoutExpired after BAD_INPUT_SECONDS.)
     assert not _processes_running(str(files / "data_parallel" / "worker.py"))
 
 
@@ -281,13 +283,10 @@ def test_05_a_busy_port_and_a_tf_config_pointing_nowhere(tmp_path):
         ports = [busy.getsockname()[1], free.getsockname()[1]]
         free.close()
         # 1. Worker 0's port is taken: it cannot start its server and says so.
-        result, seconds = _run_05(
-            files, BAD_INPUT_SECONDS, MMA440_DP_PORTS=f"{ports[0]},{ports[1]}"
-        )
+        result, _ = _run_05(files, BAD_INPUT_SECONDS, MMA440_DP_PORTS=f"{ports[0]},{ports[1]}")
     assert result.returncode != 0
     assert f"worker0: cannot listen on 127.0.0.1:{ports[0]}" in result.stderr
     assert "is the port in use?" in result.stderr
-    assert seconds < BAD_INPUT_SECONDS
     worker = files / "data_parallel" / "worker.py"
     assert not _processes_running(str(worker))
 
@@ -352,6 +351,8 @@ def test_06_keras_tuner_search(run_example, claim_seed, tmp_path):
     assert len(ids) == len(set(ids)) == total
     assert len({run["process"] for run in runs if run["trial_id"] in finished}) == 1
     assert s["oracle_completed"] == total and s["oracle_matches_runs"] is True
+    # The oracle ran each trial once: the interrupted one was never ended, only re-run.
+    assert s["max_runs_per_trial"] == 1
     # RandomSearch never draws a configuration twice.
     assert s["unique_configs"] == total
 
@@ -422,7 +423,8 @@ def test_06_distributed_search_runs_every_trial_once(tmp_path):
             if p.poll() is None:
                 p.kill()
             p.wait()
-    logs = {name: (tmp_path / f"{name}.log").read_text()[-3000:] for name in processes}
+    full_logs = {name: (tmp_path / f"{name}.log").read_text() for name in processes}
+    logs = {name: text[-3000:] for name, text in full_logs.items()}
     for name, p in processes.items():
         assert p.returncode == 0, f"{name} exited with {p.returncode}:\n{logs[name]}"
     summaries = {
@@ -438,10 +440,63 @@ def test_06_distributed_search_runs_every_trial_once(tmp_path):
     assert {run["tuner_id"] for run in runs} <= {"tuner0", "tuner1"}
     assert summaries["tuner0"]["trials_run_now"] + summaries["tuner1"]["trials_run_now"] == total
     assert chief["trials_run_now"] == 0
+    # Both workers took part (measured: 5 and 5 trials, or 4 and 6)...
+    assert summaries["tuner0"]["trials_run_now"] > 0 and summaries["tuner1"]["trials_run_now"] > 0
+    # ... and no trial was retried: a failed trial run again (max_retries_per_trial) would leave
+    # one run file but count twice in the oracle's run times.
+    assert chief["max_runs_per_trial"] == 1
     # The chief's oracle lists them all as completed, the same trial ids as the run files.
     assert chief["role"] == "chief" and chief["oracle_completed"] == total
     assert chief["oracle_matches_runs"] is True and chief["runs_total"] == total
-    assert "Results summary" in logs["chief"]  # KerasTuner's own summary, printed by the chief
+    # KerasTuner's own summary, printed by the chief, lists every trial once, the same ids.
+    assert "Results summary" in full_logs["chief"]
+    summarized = re.findall(r"^Trial (\S+) summary$", full_logs["chief"], flags=re.MULTILINE)
+    assert sorted(summarized) == sorted(ids)
+
+
+def test_06_a_chief_on_a_busy_port_stops_at_once(tmp_path):
+    """A leftover chief (a gRPC server) holds the port: a new chief refuses to share it."""
+    import os
+    import subprocess
+    import sys
+    from concurrent import futures
+
+    import grpc
+
+    leftover = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    port = leftover.add_insecure_port("127.0.0.1:0")
+    leftover.start()
+    second = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    try:
+        # Why the script probes: gRPC shares ports (SO_REUSEPORT), so a second server binds the
+        # same port without error (add_insecure_port returns the port, not 0).
+        assert second.add_insecure_port(f"127.0.0.1:{port}") == port
+        env = {
+            **os.environ,
+            "MMA440_SMOKE": "1",
+            "MMA440_OUTPUT_DIR": str(tmp_path / "files"),
+            "MPLBACKEND": "Agg",
+            "KERASTUNER_TUNER_ID": "chief",
+            "KERASTUNER_ORACLE_IP": "127.0.0.1",
+            "KERASTUNER_ORACLE_PORT": str(port),
+            "MMA440_TUNER_TIMEOUT": "120",  # a chief that served would wait this long
+        }
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / "06_keras_tuner_search.py")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=BAD_INPUT_SECONDS,
+            cwd=tmp_path,
+        )
+    finally:
+        second.stop(None)
+        leftover.stop(None)
+    # It stops before its search, with its own message (not the watchdog's "Timeout").
+    assert result.returncode != 0
+    assert f"chief: the oracle's address 127.0.0.1:{port} is in use" in result.stderr
+    assert "Timeout (" not in result.stderr
+    assert not list((tmp_path / "files" / "keras_tuner_search_runs").glob("*.json"))
 
 
 def test_06_a_worker_without_its_chief_stops_in_bounded_time(tmp_path):
