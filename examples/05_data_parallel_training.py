@@ -31,14 +31,19 @@ import faulthandler
 import inspect
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from multiprocessing.connection import Listener
 from pathlib import Path
+
+try:
+    import resource  # POSIX only: the CPU time and memory of the child processes
+except ImportError:  # Windows: the script runs, without that report
+    resource = None
 
 import common.quiet  # noqa: F401  (hides TensorFlow's start-up log lines)
 from common.data import load_digits
@@ -77,6 +82,11 @@ if PER_REPLICA_BATCH < 1 or STEPS < 1 or TIMEOUT <= 0:
         f"PER_REPLICA_BATCH = {PER_REPLICA_BATCH}, STEPS = {STEPS} and TIMEOUT = {TIMEOUT} "
         "must be positive"
     )
+if keras.backend.backend() != "tensorflow":
+    raise ValueError(
+        f"KERAS_BACKEND = {keras.backend.backend()!r}: this script needs 'tensorflow' "
+        "(tf.distribute)"
+    )
 if FAIL_WORKER not in (-1, *range(REPLICAS)):
     raise ValueError(f"MMA440_DP_FAIL_WORKER = {FAIL_WORKER}: use -1 (none) or 0..{REPLICAS - 1}")
 GLOBAL_BATCH = REPLICAS * PER_REPLICA_BATCH
@@ -94,18 +104,42 @@ print(f"Output folder: {WORK_DIR}")
 # where $\hat g_r = \frac1b \sum_{i \in B_r} \nabla \ell_i(w)$ is the mean gradient of replica
 # $r$'s own batch. Every replica then applies the same SGD step $w \leftarrow w - \eta \nabla
 # L(w)$ to its copy of the weights, so the copies stay equal, and equal to the weights of one
-# device taking the whole batch. The only difference is the order of a floating-point sum: the
-# all-reduce adds two partial sums, one device adds the $2b$ terms in its own order. In float32
-# (unit roundoff $u = 2^{-24} \approx 6 \cdot 10^{-8}$) a sum of $n$ terms computed in two
-# orders can differ by up to about $(n - 1) u$ times the sum of their absolute values (Higham
-# 2002, section 4.2); rounding errors of random sign are far smaller than that worst case, and
-# the script measures the weight difference after every step against $u \max |w|$.
+# device taking the whole batch.
+#
+# The conditions. (a) Each replica divides its sum by the global batch $2b$, not by its own
+# $b$: a replica that takes its own mean computes $\hat g_r$, and the summing all-reduce gives
+# $\hat g_1 + \hat g_2 = 2 \nabla L(w)$, with $R$ replicas $R \nabla L(w)$, the effective
+# learning rate $R \eta$ (Goyal et al. 2017, section 3, remark 3: normalize the per-worker loss
+# by the total minibatch size $kn$, not by the per-worker size $n$). Keras' `fit` under a
+# strategy does this itself: it multiplies each replica's mean loss, and the regularization
+# penalties, by $1/R$; a loss with `reduction="sum"` it leaves unscaled. (b) Every replica gets
+# $b$ examples. (c) A replica sees only its own examples: `BatchNormalization` normalizes with
+# the statistics of the replica's $b$ examples, not of the $2b$, unless it is created with
+# `synchronized=True`; dropout draws other masks on each replica than on one device, and the
+# runs then agree only in distribution; a loss that couples the examples of a batch (in-batch
+# negatives) is not a sum of per-example terms. This script's model has none of these.
+#
+# One step differs from one device's only in the order of a floating-point sum: the
+# all-reduce adds two partial sums, one device adds the $2b$ terms in its own order. In
+# float32 (unit roundoff $u = 2^{-24} \approx 6 \cdot 10^{-8}$) a computed sum of $n$ terms
+# is within $(n - 1) u \sum_i |x_i|$ of the exact sum (Higham 2002, section 4.2), so two orders
+# can differ by up to $2 (n - 1) u \sum_i |x_i|$; rounding errors of random sign are far smaller
+# than that worst case. Over $k$ steps a difference $\delta$ of the weights is carried on,
+# to first order, as $\prod_j (I - \eta H_j) \, \delta$ ($H_j$ the Hessian of the loss at
+# step $j$), and each step adds its own rounding. Here, with $\eta = 0.2$ over 40 steps, that
+# map does not amplify, and the difference stays at rounding level: the script measures it
+# after every step against $u \max |w|$. With a larger learning rate or a long training,
+# small differences can grow, and the runs then agree only in distribution, like two runs with
+# different seeds.
 #
 # The two $\hat g_r$ differ from each other: each is a mean over $b$ examples, with a
 # covariance of about $\Sigma / b$ around the full-data gradient ($\Sigma$ the covariance of
-# one example's gradient). The lesson: data parallelism with $R$
-# replicas of batch $b$ is SGD with batch $R b$, not $R$ independent SGD runs, so learning rate
-# and batch size must be chosen for the global batch $R b$ (Goyal et al. 2017).
+# one example's gradient), so $E \|\hat g_1 - \hat g_2\|^2 \approx 2 \operatorname{tr}
+# \Sigma / b$. The lesson: data parallelism with $R$ replicas of batch $b$ is SGD with batch
+# $R b$, not $R$ independent SGD runs. How to set the learning rate for the larger batch is
+# another, heuristic question: the linear scaling rule (multiply $\eta$ by the factor the batch
+# grew, with a gradual warm-up over the first epochs; Goyal et al. 2017, sections 2.1-2.2)
+# works up to a limit found by experiment, unlike the exact equivalence shown here.
 
 # %% [markdown]
 # ## The data and the starting point
@@ -146,6 +180,7 @@ np.savez(
     learning_rate=LEARNING_RATE,
     width=WIDTH,
     fail_worker=FAIL_WORKER,
+    n_weights=len(initial_weights),  # any model: the number of weight arrays w0, w1, ...
     **{f"w{i}": w for i, w in enumerate(initial_weights)},
 )
 
@@ -178,7 +213,7 @@ np.savez(
 # %%
 def read_inputs(path):
     data = np.load(path)
-    weights = [data[f"w{i}"] for i in range(4)]
+    weights = [data[f"w{i}"] for i in range(int(data["n_weights"]))]
     config = {key: data[key].item() for key in ("steps", "global_batch", "width", "fail_worker")}
     config["learning_rate"] = float(data["learning_rate"])
     return data["x"], data["y"], weights, config
@@ -199,8 +234,11 @@ def train_steps(strategy, x, y, weights, config, fail_at_step=None):
     def replica_step(x_batch, y_batch):
         with tf.GradientTape() as tape:
             logits = model(x_batch, training=True)
+            # The per-example loss of this model; change this line for another one.
             losses = keras.losses.sparse_categorical_crossentropy(y_batch, logits, from_logits=True)
-            share = tf.reduce_sum(losses) / global_batch  # L_r
+            share = tf.reduce_sum(losses) / global_batch  # L_r: divided by the GLOBAL batch
+            if model.losses:  # weight penalties (kernel_regularizer): 1/R of them per replica
+                share += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
         gradients = tape.gradient(share, model.trainable_variables)
         # apply_gradients all-reduces (sums) the replicas' gradients, then updates every copy
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
@@ -241,11 +279,33 @@ def fit_under_strategy(strategy, x, y, weights, config):
     return np.concatenate([np.ravel(w) for w in model.get_weights()])
 
 
+def watch_parent():
+    """If the script started this process (MMA440_DP_PARENT), exit when the script is gone.
+
+    A parent killed by SIGKILL runs no `finally`: without this its children would run on.
+    """
+    parent = int(os.environ.get("MMA440_DP_PARENT", "0"))
+
+    def poll():
+        while os.getppid() == parent:  # an orphan is handed to another parent (init)
+            time.sleep(1)
+        print(f"the script (process {parent}) is gone: stopping", flush=True)
+        os._exit(3)
+
+    if parent:
+        threading.Thread(target=poll, daemon=True).start()
+
+
 def worker_main(role, work_dir):
     """Run in a child process: 'mirrored' (two logical CPUs) or 'worker' (one of TF_CONFIG's)."""
     work_dir = Path(work_dir)
     x, y, weights, config = read_inputs(work_dir / "inputs.npz")
+    timeout = float(os.environ.get("MMA440_DP_TIMEOUT", "120"))
+    watch_parent()
     if role == "mirrored":
+        # Only the script starts this role, for a run of seconds: the watchdog (a thread in C,
+        # see below) bounds the whole run, even if the script was killed.
+        faulthandler.dump_traceback_later(timeout, exit=True, file=sys.stdout)
         # Must happen before TensorFlow's runtime starts: this process is new, so it has not.
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
@@ -256,9 +316,12 @@ def worker_main(role, work_dir):
     else:
         # Reads TF_CONFIG: the cluster's addresses and this worker's index.
         task = json.loads(os.environ["TF_CONFIG"])["task"]
-        name, timeout = f"worker{task['index']}", float(os.environ.get("MMA440_DP_TIMEOUT", "120"))
+        name = f"worker{task['index']}"
         # A worker waits for every address in TF_CONFIG, holding Python's lock and ignoring
         # SIGTERM: faulthandler's watchdog (a thread in C) prints where it waited and ends it.
+        # It guards the joining only, and is cancelled once all workers are there, so a long
+        # training on a real cluster is not cut; from then on every collective operation (an
+        # all-reduce waiting for a dead peer) fails after `timeout_seconds` instead.
         print(f"{name}: joining {os.environ['TF_CONFIG']} (gives up after {timeout:g} s)")
         sys.stdout.flush()
         faulthandler.dump_traceback_later(timeout, exit=True, file=sys.stdout)
@@ -273,6 +336,7 @@ def worker_main(role, work_dir):
             raise SystemExit(
                 f"{name}: cannot listen on {address} ({error.message}): is the port in use?"
             ) from error
+        faulthandler.cancel_dump_traceback_later()
         fail_at_step = 0 if config["fail_worker"] == task["index"] else None
     print(f"{name}: {strategy.num_replicas_in_sync} replicas in sync", flush=True)
     losses, trajectory, gradients = train_steps(strategy, x, y, weights, config, fail_at_step)
@@ -284,9 +348,25 @@ def worker_main(role, work_dir):
     print(f"{name}: done, loss {losses[0]:.4f} -> {losses[-1]:.4f}", flush=True)
 
 
+def one_device_runs(x, y, weights, config):
+    """In the script's own process: the default strategy (one device), the loop and fit."""
+    default = tf.distribute.get_strategy()
+    return (
+        train_steps(default, x, y, weights, config),
+        fit_under_strategy(default, x, y, weights, config),
+    )
+
+
 def worker_program():
     """The source of worker.py: this cell's functions and the imports they need."""
-    functions = [build_model, read_inputs, train_steps, fit_under_strategy, worker_main]
+    functions = [
+        build_model,
+        read_inputs,
+        train_steps,
+        fit_under_strategy,
+        watch_parent,
+        worker_main,
+    ]
     header = textwrap.dedent(
         '''\
         """A worker of examples/05_data_parallel_training.py, written by it (do not edit).
@@ -299,6 +379,8 @@ def worker_program():
         import json
         import os
         import sys
+        import threading
+        import time
         from pathlib import Path
 
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -357,7 +439,12 @@ def run_children(jobs, timeout, meanwhile=None):
                     [sys.executable, str(WORKER), role, str(WORK_DIR)],
                     stdout=handle,
                     stderr=subprocess.STDOUT,
-                    env={**os.environ, "MMA440_DP_TIMEOUT": str(timeout), **extra_env},
+                    env={
+                        **os.environ,
+                        "MMA440_DP_TIMEOUT": str(timeout),
+                        "MMA440_DP_PARENT": str(os.getpid()),  # children exit if it dies
+                        **extra_env,
+                    },
                     cwd=WORK_DIR,
                 )
             children.append((name, process, log))
@@ -412,18 +499,23 @@ def parse_ports(text):
 # %%
 for name in ("mirrored", "worker0", "worker1"):
     (WORK_DIR / f"{name}.npz").unlink(missing_ok=True)  # no stale results from an earlier run
-children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+
+def children_usage():
+    """CPU seconds used by finished children so far, and the largest one's peak memory in MB."""
+    if resource is None:
+        return float("nan"), float("nan")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+children_cpu_before = children_usage()[0]
 start = time.perf_counter()
 
 
 def one_device():
-    """The one-device runs, with the default strategy: the custom loop and Keras' fit."""
-    config = read_inputs(INPUTS)[3]
-    default = tf.distribute.get_strategy()
-    return (
-        train_steps(default, x, y, initial_weights, config),
-        fit_under_strategy(default, x, y, initial_weights, config),
-    )
+    """The one-device runs (the loop and Keras' fit), on the inputs the children read."""
+    return one_device_runs(x, y, initial_weights, read_inputs(INPUTS)[3])
 
 
 # 1 and 2 side by side: the child starts, this process trains meanwhile, then waits for it.
@@ -443,13 +535,11 @@ worker_jobs = [
 print(f"TF_CONFIG cluster: {json.dumps(cluster)}")
 run_children(worker_jobs, TIMEOUT)
 
-children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-children_cpu = sum(
-    getattr(children_after, f) - getattr(children_before, f) for f in ("ru_utime", "ru_stime")
-)
+children_cpu, children_peak_mb = children_usage()
 print(
     f"runs done in {time.perf_counter() - start:.1f} s; the three child processes used "
-    f"{children_cpu:.1f} s of CPU time and at most {children_after.ru_maxrss / 1024:.0f} MB each"
+    f"{children_cpu - children_cpu_before:.1f} s of CPU time and at most {children_peak_mb:.0f} MB "
+    "each"
 )
 mirrored = np.load(WORK_DIR / "mirrored.npz")
 workers = [np.load(WORK_DIR / f"worker{index}.npz") for index in range(REPLICAS)]
