@@ -201,7 +201,9 @@ np.savez(
 # unsupported type (<class 'tensorflow.python.distribute.values.PerReplica'>) to a Tensor.`
 # (raised in `Trainer._maybe_symbolic_build`, which calls `strategy.reduce` on the whole
 # `(x, y)` batch, a structure the collective all-reduce does not accept); the custom loop
-# works, and that is what the workers run.
+# works, and that is what the workers run. The failure is known since TensorFlow 2.16 made
+# Keras 3 its default (keras-team/keras#20585, tensorflow/tensorflow#72388; both open when
+# this was written).
 #
 # The worker processes run the functions of this cell: `worker_program` copies their source
 # (with `inspect.getsource`, which works in a script and in a notebook) into the file

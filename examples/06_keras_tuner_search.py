@@ -12,7 +12,8 @@ drawn, coloured by learning rate, with the best trial marked; beside it the same
 grid of example 04 (learning rate across, width up, one panel per L2 strength). Look for the
 same pattern as in example 04: the small learning rate too slow for the training budget, the
 narrow network too weak, and each configuration scoring exactly what it scores in example 04,
-because it is trained by the same function with the same seed.
+because `DigitsMLP` repeats example 04's training code (a copy: the same model, optimizer,
+`fit_fast` call and seed).
 
 Try:
 - Interrupt a search (Ctrl-C, or `MMA440_TUNER_STOP_AFTER=3`) and run again with the same
@@ -92,8 +93,11 @@ print(f"Output folder: {OUTPUT_DIR} ({ROLE}, tuner id {TUNER_ID})")
 # model built by `build` exactly as example 04's `train` does: the same MLP, Adam, Keras' L2
 # penalty $\lambda \sum w^2$ on both weight matrices, `EPOCHS` epochs through `fit_fast` (one
 # compiled execution of `model.fit(..., epochs=EPOCHS, shuffle=True)`), re-seeded before the
-# model is built. It returns the objective as a dict, which KerasTuner records for the trial:
-# the validation accuracy (a name ending in "accuracy", so the tuner maximizes it).
+# model is built (a copy of 04's code, so that each script stands alone). It returns the
+# objective as a dict, which KerasTuner records for the trial: the validation accuracy (a name
+# ending in "accuracy", so the tuner maximizes it). It ignores the callbacks KerasTuner passes,
+# among them the one that saves each trial's weights: `tuner.get_best_models()` then finds no
+# checkpoint (`FileNotFoundError`), and the script retrains the best configuration instead.
 
 # %%
 split = load_digits(seed=SEED)
@@ -215,7 +219,8 @@ tuner = LoggedRandomSearch(
 # In a distributed search the chief's `search` serves the oracle to the workers until they are
 # done; each worker's `search` asks the chief for trials and runs them. A process whose peer
 # never answers would wait for an hour (KerasTuner's gRPC timeout): `faulthandler`'s watchdog
-# stops it after `TIMEOUT` seconds instead, printing where it waited.
+# stops it after `TIMEOUT` seconds instead, printing where it waited. The chief first checks
+# that no other server (an earlier chief) listens on its port, which gRPC would share.
 
 # %%
 if DISTRIBUTED:
