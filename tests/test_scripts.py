@@ -127,19 +127,18 @@ REPRODUCED = [
 ]
 
 
+# Both runs go to this worker's script server, each after whatever ran there before (an `env`
+# makes `run_script` run again instead of returning its cached record): the seed alone decides
+# the SUMMARY. That a fresh process gives the same SUMMARY as the server is tested above.
 @pytest.mark.parametrize("path", REPRODUCED, ids=script_id)
-def test_same_seed_same_summary(path, tmp_path):
-    from common.run import run_script as run
-
-    first = run(path, out=tmp_path / "a", smoke=True, seed=3)["summary"]
-    second = run(path, out=tmp_path / "b", smoke=True, seed=3)["summary"]
+def test_same_seed_same_summary(path, run_script):
+    first = run_script(path, smoke=True, seed=3, fresh=False, env={})["summary"]
+    second = run_script(path, smoke=True, seed=3, fresh=False, env={})["summary"]
     assert first == second
 
 
-def test_another_seed_gives_another_summary(tmp_path):
-    from common.run import run_script as run
-
+def test_another_seed_gives_another_summary(run_script):
     path = REPRODUCED[0]
-    first = run(path, out=tmp_path / "a", smoke=True, seed=3)["summary"]
-    other = run(path, out=tmp_path / "b", smoke=True, seed=4)["summary"]
+    first = run_script(path, smoke=True, seed=3, fresh=False, env={})["summary"]
+    other = run_script(path, smoke=True, seed=4, fresh=False, env={})["summary"]
     assert first != other
