@@ -236,8 +236,9 @@ def _processes_running(text: str) -> dict[int, str]:
     return found
 
 
-def _run_05(files: Path, timeout: float, **env: str):
-    """Run example 05 in smoke mode as `python PATH` with extra environment; time it."""
+def _run_smoke(script: str, files: Path, timeout: float, **env: str):
+    """Run an example in smoke mode as `python PATH`, outputs in `files`, with extra
+    environment variables; return the finished process and its wall time."""
     import os
     import subprocess
     import sys
@@ -252,7 +253,7 @@ def _run_05(files: Path, timeout: float, **env: str):
     }
     start = time.monotonic()
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "05_data_parallel_training.py")],
+        [sys.executable, str(EXAMPLES / script)],
         env=full_env,
         capture_output=True,
         text=True,
@@ -260,6 +261,10 @@ def _run_05(files: Path, timeout: float, **env: str):
         cwd=files.parent,
     )
     return result, time.monotonic() - start
+
+
+def _run_05(files: Path, timeout: float, **env: str):
+    return _run_smoke("05_data_parallel_training.py", files, timeout, **env)
 
 
 # The bad-input runs start three TensorFlow processes each (about 4 s of CPU time each); on a
@@ -514,9 +519,6 @@ def test_06_distributed_search_runs_every_trial_once(tmp_path):
 
 def test_06_a_chief_on_a_busy_port_stops_at_once(tmp_path):
     """A leftover chief (a gRPC server) holds the port: a new chief refuses to share it."""
-    import os
-    import subprocess
-    import sys
     from concurrent import futures
 
     import grpc
@@ -529,23 +531,14 @@ def test_06_a_chief_on_a_busy_port_stops_at_once(tmp_path):
         # Why the script probes: gRPC shares ports (SO_REUSEPORT), so a second server binds the
         # same port without error (add_insecure_port returns the port, not 0).
         assert second.add_insecure_port(f"127.0.0.1:{port}") == port
-        env = {
-            **os.environ,
-            "MMA440_SMOKE": "1",
-            "MMA440_OUTPUT_DIR": str(tmp_path / "files"),
-            "MPLBACKEND": "Agg",
-            "KERASTUNER_TUNER_ID": "chief",
-            "KERASTUNER_ORACLE_IP": "127.0.0.1",
-            "KERASTUNER_ORACLE_PORT": str(port),
-            "MMA440_TUNER_TIMEOUT": "120",  # a chief that served would wait this long
-        }
-        result = subprocess.run(
-            [sys.executable, str(EXAMPLES / "06_keras_tuner_search.py")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=BAD_INPUT_SECONDS,
-            cwd=tmp_path,
+        result, _ = _run_smoke(
+            "06_keras_tuner_search.py",
+            tmp_path / "files",
+            BAD_INPUT_SECONDS,
+            KERASTUNER_TUNER_ID="chief",
+            KERASTUNER_ORACLE_IP="127.0.0.1",
+            KERASTUNER_ORACLE_PORT=str(port),
+            MMA440_TUNER_TIMEOUT="120",  # a chief that served would wait this long
         )
     finally:
         second.stop(None)
@@ -559,35 +552,20 @@ def test_06_a_chief_on_a_busy_port_stops_at_once(tmp_path):
 
 def test_06_a_worker_without_its_chief_stops_in_bounded_time(tmp_path):
     """A worker whose KERASTUNER_ORACLE_PORT has no chief would wait an hour; it stops."""
-    import os
     import socket
-    import subprocess
-    import sys
-    import time
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # free, and nothing listens there once closed
-    env = {
-        **os.environ,
-        "MMA440_SMOKE": "1",
-        "MMA440_OUTPUT_DIR": str(tmp_path / "files"),
-        "MPLBACKEND": "Agg",
-        "KERASTUNER_TUNER_ID": "tuner0",
-        "KERASTUNER_ORACLE_IP": "127.0.0.1",
-        "KERASTUNER_ORACLE_PORT": str(port),
-        "MMA440_TUNER_TIMEOUT": "5",
-    }
-    start = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "06_keras_tuner_search.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BAD_INPUT_SECONDS,
-        cwd=tmp_path,
+    result, seconds = _run_smoke(
+        "06_keras_tuner_search.py",
+        tmp_path / "files",
+        BAD_INPUT_SECONDS,
+        KERASTUNER_TUNER_ID="tuner0",
+        KERASTUNER_ORACLE_IP="127.0.0.1",
+        KERASTUNER_ORACLE_PORT=str(port),
+        MMA440_TUNER_TIMEOUT="5",
     )
-    seconds = time.monotonic() - start
     assert result.returncode != 0
     assert f"oracle at 127.0.0.1:{port}" in result.stdout
     assert "Timeout (0:00:05)!" in result.stderr  # faulthandler's dump: where it waited
