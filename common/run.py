@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import functools
 import io
 import json
 import math
@@ -156,6 +157,7 @@ def _process_state() -> dict[str, object]:
     return state
 
 
+@functools.cache
 def _course_style_items() -> dict[str, object]:
     """State entries that `use_course_style()` sets: the declared, identical change."""
     from common.plotting import COURSE_STYLE
@@ -206,6 +208,25 @@ def _restore(state: dict[str, object]) -> None:
         keras.config.set_epsilon(state["keras epsilon (keras.config.epsilon)"])
         keras.config.set_image_data_format(state["keras image data format"])
         # clear_session() unset the dtype policy: the first layer makes it from floatx.
+
+
+@contextlib.contextmanager
+def common_hidden() -> Iterator[None]:
+    """Inside the block `import common` fails, as in a Python without the course repository.
+
+    The exported copies of the scripts (`python -m common.export`) must run like that. Modules
+    of `common` already imported (the runner's own) keep working; they are put back after.
+    """
+    names = [name for name in sys.modules if name == "common" or name.startswith("common.")]
+    hidden = {name: sys.modules[name] for name in names}
+    for name in [*hidden, "common"]:
+        sys.modules[name] = None  # type: ignore[assignment]  (None: the import fails)
+    try:
+        yield
+    finally:
+        for name in [*hidden, "common"]:
+            sys.modules.pop(name, None)
+        sys.modules.update(hidden)
 
 
 @contextlib.contextmanager
@@ -331,9 +352,12 @@ class InProcessRunner:
         extra_env: dict[str, str] | None = None,
         cwd: Path | None = None,
         echo: bool = False,
+        without_common: bool = False,
     ) -> tuple[int, dict]:
+        """Run one script; `without_common=True` runs it with `common` hidden (`common_hidden`)."""
         import matplotlib.pyplot as plt
 
+        _course_style_items()  # read before `common` may be hidden; the leak check needs it
         _restore(self.baseline)
         out.mkdir(parents=True, exist_ok=True)
         (out / SUMMARY_FILE).unlink(missing_ok=True)
@@ -342,7 +366,8 @@ class InProcessRunner:
             os.chdir(cwd)
         start = time.perf_counter()
         try:
-            status, record = _execute(Path(path).resolve(), out, echo=echo)
+            with common_hidden() if without_common else contextlib.nullcontext():
+                status, record = _execute(Path(path).resolve(), out, echo=echo)
         finally:
             plt.show = self._show
             wall = time.perf_counter() - start
@@ -382,6 +407,7 @@ def _serve() -> int:
             seed=request.get("seed"),
             extra_env=request.get("env"),
             cwd=Path(request["cwd"]) if request.get("cwd") else None,
+            without_common=request.get("without_common", False),
         )
         record["status"] = status
         reply.write(json.dumps(record, allow_nan=True) + "\n")
@@ -479,7 +505,8 @@ class ScriptServer:
     changed and did not restore (see `InProcessRunner`). `process_env` is set when the child
     starts (e.g. BLAS threads, network blocking) and holds for every script it runs. A script
     that exceeds `timeout` kills the child (the next call starts a new one) and raises
-    RuntimeError, as a failing script does.
+    RuntimeError, as a failing script does. `without_common=True` runs a script with
+    `import common` failing (see `common_hidden`), as an exported copy must run.
     """
 
     def __init__(self, process_env: dict[str, str] | None = None) -> None:
@@ -535,6 +562,7 @@ class ScriptServer:
         extra_env: dict[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         timeout: float = 600,
+        without_common: bool = False,
     ) -> dict:
         path = _check_script(path)
         process = self._process
@@ -551,6 +579,7 @@ class ScriptServer:
             "seed": seed,
             "env": extra_env or {},
             "cwd": str(Path(cwd).resolve()) if cwd is not None else None,
+            "without_common": without_common,
         }
         process.stdin.write(json.dumps(request) + "\n")
         process.stdin.flush()

@@ -7,13 +7,19 @@ record: `record["summary"]` is the script's SUMMARY, `record["figures"]` the sav
 process, as `python -m common.run PATH` does; with `fresh=False` it runs in this test worker's
 script server, one long-lived process that imports Keras once and runs script after script
 (`common.run.ScriptServer`), and the record's "leaked" names the process-wide state the
-script left changed. Results are cached for the session, so several tests on one script,
-seed and mode cost a single run.
+script left changed. Results are cached for the session, and shared between the test
+workers of one pytest-xdist session, so several tests on one script, seed and mode cost a
+single run wherever they are scheduled.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from common.run import ScriptServer, discover_scripts
@@ -35,6 +41,13 @@ def script_id(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run scripts first, the quick static ones after: the test workers share out
+    the long runs while there are many left, and the short tests fill the last minute
+    evenly (else one worker may start a long run when the other has nothing left to do)."""
+    items.sort(key=lambda item: not {"run_script", "script_server"} & set(item.fixturenames))
+
+
 @pytest.fixture(scope="session")
 def script_server():
     """This worker's script server: one process, Keras imported once, scripts one by one."""
@@ -42,9 +55,35 @@ def script_server():
         yield server
 
 
+@contextlib.contextmanager
+def shared_record(folder: Path, key: tuple) -> Iterator[dict]:
+    """The record stored under `key` in `folder`, by one test worker at a time.
+
+    Yields a dict: empty if no worker has run this yet (the caller fills it in, and it is
+    stored when the block ends without an error), else the stored record. A worker that asks
+    while another runs the same script waits for that run instead of repeating it.
+    """
+    name = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    stored = folder / f"{name}.json"
+    with open(folder / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        record = json.loads(stored.read_text()) if stored.exists() else {}
+        if record:
+            record["out"] = Path(record["out"])
+        is_new = not record
+        yield record
+        if is_new and record:
+            stored.write_text(json.dumps({**record, "out": str(record["out"])}))
+
+
 @pytest.fixture(scope="session")
 def run_script(tmp_path_factory, script_server):
     cache: dict[tuple[str, bool, int | None, bool], dict] = {}
+    # Under pytest-xdist each worker has a temporary folder of its own inside the session's:
+    # the records go to the session's folder, which every worker of this session sees.
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "script-records"
+    shared.mkdir(exist_ok=True)
 
     def run(
         path: str | Path,
@@ -61,8 +100,16 @@ def run_script(tmp_path_factory, script_server):
         """
         path = (ROOT / path).resolve()
         key = (str(path), smoke, seed, fresh)
-        if env is None and key in cache:
-            return cache[key]
+        if env is not None:
+            return run_now(path, smoke, seed, env, fresh)
+        if key not in cache:
+            with shared_record(shared, key) as record:
+                if not record:
+                    record.update(run_now(path, smoke, seed, env, fresh))
+            cache[key] = record
+        return cache[key]
+
+    def run_now(path: Path, smoke: bool, seed: int | None, env: dict | None, fresh: bool) -> dict:
         out = tmp_path_factory.mktemp(path.stem)
         # Examples write checkpoints and logs to MMA440_OUTPUT_DIR: a folder of their own.
         outputs = tmp_path_factory.mktemp(f"{path.stem}-outputs")
@@ -84,8 +131,6 @@ def run_script(tmp_path_factory, script_server):
         record["out"] = out
         written = {p.name for p in out.iterdir()} - set(record["figures"]) - {"summary.json"}
         record["written"] = sorted(written)
-        if env is None:
-            cache[key] = record
         return record
 
     return run

@@ -2,9 +2,11 @@
 
 Quick tier: every script's copy compiles, passes ruff with the project's settings and imports
 nothing from `common`; the copies of a few scripts that between them use every helper of
-`common` run, in smoke mode, in a Python that cannot import `common`, and give the original's
-SUMMARY; bad input gives one
-message and writes nothing. Claims tier: every script does the same.
+`common` run, in smoke mode, with `import common` failing (in the test worker's script server,
+`common.run.common_hidden`) from a folder outside the repository, and give the original's
+SUMMARY; bad input gives one message and writes nothing. Claims tier: every script's copy runs
+likewise, and for one script per folder the downloadable notebook runs in a fresh Jupyter
+kernel where `common` cannot be imported.
 """
 
 from __future__ import annotations
@@ -19,21 +21,8 @@ from common import export
 
 import pytest
 
-from .conftest import ROOT, SCRIPT_ENV, SCRIPTS, script_id
+from .conftest import ROOT, SCRIPTS, script_id
 from .test_scripts import FRESH, assert_same_summary
-
-# Runs a copied script as __main__ with figures discarded, in a Python where `import common`
-# fails, and prints its SUMMARY as JSON on the last line.
-RUN_COPY = """
-import json, runpy, sys
-sys.modules["common"] = None  # the copy must not need the course repository
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-plt.show = lambda *args, **kwargs: None
-namespace = runpy.run_path(sys.argv[1], run_name="__main__")
-print("SUMMARY=" + json.dumps(namespace["SUMMARY"]))
-"""
 
 
 def export_to(path, out):
@@ -80,33 +69,24 @@ def test_export_is_standalone_and_clean(path, tmp_path):
         assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
-def run_copy(path, tmp_path, smoke: bool = True) -> dict:
+def run_copy(path, tmp_path, script_server) -> dict:
+    """The SUMMARY of the script's copy, run in smoke mode from a folder outside the
+    repository, in this worker's script server with `import common` failing."""
     out = tmp_path / "copy" / path.name
     out.parent.mkdir(parents=True)
     assert export_to(path, out).returncode == 0
-    work = tmp_path / "work"  # outside the repository
+    work = tmp_path / "work"
     work.mkdir()
-    runner = tmp_path / "run_copy.py"
-    runner.write_text(RUN_COPY)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "MMA440_SMOKE": "1" if smoke else "0",
-        "MPLBACKEND": "Agg",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "MMA440_OUTPUT_DIR": str(tmp_path / "outputs"),
-        **SCRIPT_ENV,
-    }
-    # -I: no PYTHONPATH, no user site, no script folder on sys.path.
-    result = subprocess.run(
-        [sys.executable, "-I", str(runner), str(out)],
-        capture_output=True,
-        text=True,
+    record = script_server.run(
+        out,
+        out=work,
+        smoke=True,
+        extra_env={"MMA440_OUTPUT_DIR": str(tmp_path / "outputs")},
         cwd=work,
-        env=env,
-        timeout=600,
+        without_common=True,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1].removeprefix("SUMMARY="))
+    assert not record["leaked"], record["leaked"]
+    return record["summary"]
 
 
 def common_names(path) -> set[str]:
@@ -137,9 +117,9 @@ COPIES_RUN = helper_cover(SCRIPTS)
 
 
 @pytest.mark.parametrize("path", COPIES_RUN, ids=script_id)
-def test_export_runs_without_the_repository(path, tmp_path, run_script):
+def test_export_runs_without_the_repository(path, tmp_path, run_script, script_server):
     original = run_script(path, smoke=True, fresh=path in FRESH)  # the smoke test's own run
-    assert_same_summary(run_copy(path, tmp_path), original["summary"])
+    assert_same_summary(run_copy(path, tmp_path, script_server), original["summary"])
 
 
 def test_the_copies_that_run_carry_every_helper():
@@ -150,8 +130,9 @@ def test_the_copies_that_run_carry_every_helper():
 
 @pytest.mark.claims
 @pytest.mark.parametrize("path", SCRIPTS, ids=script_id)
-def test_every_export_runs_without_the_repository(path, tmp_path, run_script):
-    assert_same_summary(run_copy(path, tmp_path), run_script(path, smoke=True)["summary"])
+def test_every_export_runs_without_the_repository(path, tmp_path, run_script, script_server):
+    original = run_script(path, smoke=True, fresh=path in FRESH)  # the quick tier's own run
+    assert_same_summary(run_copy(path, tmp_path, script_server), original["summary"])
 
 
 def test_export_refuses_a_file_that_is_not_a_script(tmp_path):

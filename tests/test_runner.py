@@ -234,17 +234,28 @@ def test_same_process_reports_a_missing_script_before_running_any(tmp_path):
     assert not (tmp_path / "figures").exists()
 
 
-def test_script_server_runs_scripts_and_survives_a_failure(tmp_path):
+# These two use this test worker's script server (the quick tier's): it must survive them.
+def test_script_server_runs_scripts_and_survives_a_failure(tmp_path, script_server):
     tiny, broken = tmp_path / "01_tiny.py", tmp_path / "02_broken.py"
     tiny.write_text(TINY_SCRIPT)
     broken.write_text("raise ValueError('the lesson broke here')\n")
-    with runner.ScriptServer() as server:
-        record = server.run(tiny, out=tmp_path / "a", smoke=True, seed=5)
-        assert record["summary"]["seed"] == 5 and record["leaked"] == []
-        with pytest.raises(RuntimeError, match="the lesson broke here"):
-            server.run(broken, out=tmp_path / "b")
-        # The same process goes on with the next script.
-        assert server.run(tiny, out=tmp_path / "c")["summary"]["seed"] == 0
+    record = script_server.run(tiny, out=tmp_path / "a", smoke=True, seed=5)
+    assert record["summary"]["seed"] == 5 and record["leaked"] == []
+    with pytest.raises(RuntimeError, match="the lesson broke here"):
+        script_server.run(broken, out=tmp_path / "b")
+    # The same process goes on with the next script.
+    assert script_server.run(tiny, out=tmp_path / "c")["summary"]["seed"] == 0
+
+
+def test_script_server_runs_a_script_without_common(tmp_path, script_server):
+    needs_common = tmp_path / "01_needs_common.py"
+    needs_common.write_text(TINY_SCRIPT.replace("SUMMARY =", "import common.plotting\nSUMMARY ="))
+    with pytest.raises(
+        RuntimeError, match=r"ModuleNotFoundError: import of common\.plotting halted"
+    ):
+        script_server.run(needs_common, out=tmp_path / "a", without_common=True)
+    # Hidden for that script only: the next one imports `common` again.
+    assert script_server.run(needs_common, out=tmp_path / "b")["leaked"] == []
 
 
 def test_script_server_times_out_and_restarts(tmp_path):

@@ -127,18 +127,19 @@ REPRODUCED = [
 ]
 
 
-# Both runs go to this worker's script server, each after whatever ran there before (an `env`
-# makes `run_script` run again instead of returning its cached record): the seed alone decides
-# the SUMMARY. That a fresh process gives the same SUMMARY as the server is tested above.
+# Both runs go to a script server, each after whatever ran there before (an `env` makes
+# `run_script` run again in this worker's server instead of returning the record shared by
+# the workers): the seed alone decides the SUMMARY. That a fresh process gives the same
+# SUMMARY as the server is tested above.
 @pytest.mark.parametrize("path", REPRODUCED, ids=script_id)
 def test_same_seed_same_summary(path, run_script):
-    first = run_script(path, smoke=True, seed=3, fresh=False, env={})["summary"]
+    first = run_script(path, smoke=True, seed=3, fresh=False)["summary"]
     second = run_script(path, smoke=True, seed=3, fresh=False, env={})["summary"]
     assert first == second
 
 
 def test_another_seed_gives_another_summary(run_script):
     path = REPRODUCED[0]
-    first = run_script(path, smoke=True, seed=3, fresh=False, env={})["summary"]
-    other = run_script(path, smoke=True, seed=4, fresh=False, env={})["summary"]
+    first = run_script(path, smoke=True, seed=3, fresh=False)["summary"]
+    other = run_script(path, smoke=True, seed=4, fresh=False)["summary"]
     assert first != other
