@@ -12,6 +12,7 @@ kernel where `common` cannot be imported.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import shutil
 import subprocess
@@ -89,6 +90,7 @@ def run_copy(path, tmp_path, script_server) -> dict:
     return record["summary"]
 
 
+@functools.cache  # the cover below asks for every script's names many times
 def common_names(path) -> set[str]:
     """The names a script imports from `common` (each one a helper its copy must carry)."""
     names = set()

@@ -1,13 +1,24 @@
-"""Unit tests of `common.training.fit_fast`: it must train exactly as `model.fit` does."""
+"""Unit tests of `common.training.fit_fast`: it must train exactly as `model.fit` does.
+
+Keras is imported in the tests, not when pytest collects this file: a test worker that runs
+none of them does not pay for the import.
+"""
 
 from __future__ import annotations
 
-import common.quiet  # noqa: F401
 from common.training import fit_fast
 
-import keras
 import numpy as np
 import pytest
+
+
+def keras_module():
+    import common.quiet  # noqa: F401  (before keras: a quiet TensorFlow start-up)
+
+    import keras
+
+    return keras
+
 
 N = 100
 
@@ -20,6 +31,7 @@ def data():
 
 
 def small_model():
+    keras = keras_module()
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
         [keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)]
@@ -73,6 +85,7 @@ def test_fit_fast_rejects_bad_arguments(kwargs, message):
 
 def test_fit_fast_needs_a_compiled_model():
     x, y = data()
+    keras = keras_module()
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="compile the model"):
         fit_fast(model, x, y, epochs=1)
