@@ -42,11 +42,13 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 
 TASK = "reverse"  # "reverse", "sort" or "copy" (common.data.make_token_sequences)
 LENGTH, VOCAB = 8, 10  # sequences of 8 digits
-N_TRAIN = 1000 if SMOKE else 5000
-N_TEST = 200 if SMOKE else 1000
+N_TRAIN = 200 if SMOKE else 5000
+N_TEST = 100 if SMOKE else 1000
 D_MODEL, HEADS, MLP_UNITS = 32, 1, 64
-EPOCHS = 3 if SMOKE else 24
-BATCH_SIZE = 100
+EPOCHS = 2 if SMOKE else 24
+# smoke: one full batch per epoch, so the compiled training step runs one step per call
+# (steps_per_execution = 1), which is cheaper to trace than a loop of steps
+BATCH_SIZE = N_TRAIN if SMOKE else 100
 EVERY = 1 if SMOKE else 4  # evaluate on the held-out sequences every EVERY epochs
 
 # %% [markdown]
