@@ -45,10 +45,10 @@ SMOKE = os.environ.get("MMA440_SMOKE", "0") == "1"
 SEED = int(os.environ.get("MMA440_SEED", "0"))
 
 WIDTHS = [128, 512] if SMOKE else [128, 512, 2048, 8192, 32768]  # hidden units
-REPLICATES = 4  # independent networks per width
+REPLICATES = 2 if SMOKE else 4  # independent networks per width
 N_TRAIN = 12  # training inputs
 N_TEST = 60  # test inputs on a grid of angles
-STEPS = 50 if SMOKE else 400  # full-batch gradient-descent steps
+STEPS = 10 if SMOKE else 400  # full-batch gradient-descent steps
 LEARNING_RATE = 0.5  # step size eta on the mean squared error
 SIGMA2 = 2.0  # weight variance factor sigma_w^2 (He's choice for ReLU)
 D_IN = 3
