@@ -46,7 +46,7 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 
 SEEDS = 3  # replicates per optimizer (different initial weights)
 HIDDEN = (64, 64)  # two hidden ReLU layers
-BATCH_SIZE = 64
+BATCH_SIZE = 4096 if SMOKE else 64  # smoke: each `fit` is one step on all its examples
 EPOCHS = 2 if SMOKE else 20
 EVERY = 2  # record the losses every EVERY epochs
 TARGET_LOSS = 0.05  # training cross-entropy the optimizers race to
