@@ -41,11 +41,11 @@ import numpy as np
 SMOKE = os.environ.get("MMA440_SMOKE", "0") == "1"
 SEED = int(os.environ.get("MMA440_SEED", "0"))
 
-N_TRAIN = 1000
+N_TRAIN = 256 if SMOKE else 1000  # smoke: 8 batches per epoch
 NOISE = 0.1  # standard deviation of the label noise: the best possible MSE is NOISE**2
 BATCH_SIZE = 32
 EPOCHS = 2 if SMOKE else 20
-RANGE_STEPS = 20 if SMOKE else 120  # steps of the range test
+RANGE_STEPS = 10 if SMOKE else 120  # steps of the range test
 RANGE_START, RANGE_END = 1e-4, 10.0  # the range test's rates grow from RANGE_START to RANGE_END
 TARGET_LOSS = 0.05  # the training MSE the suggested rate should reach
 
