@@ -43,11 +43,11 @@ SMOKE = os.environ.get("MMA440_SMOKE", "0") == "1"
 SEED = int(os.environ.get("MMA440_SEED", "0"))
 
 WIDTHS = [256, 1024] if SMOKE else [256, 1024, 4096, 16384]  # hidden units
-REPLICATES = 2  # independent networks per width
+REPLICATES = 1 if SMOKE else 2  # independent networks per width
 N_TRAIN = 12  # training inputs
 N_TEST = 90  # test inputs on a grid of angles
-STEPS = 30 if SMOKE else 300  # full-batch optimizer steps
-RECORD_EVERY = 30  # steps between two points of the curves
+STEPS = 2 if SMOKE else 300  # full-batch optimizer steps
+RECORD_EVERY = 1 if SMOKE else 30  # steps between two points of the curves
 LEARNING_RATE = 0.05
 MOMENTUM = 0.9
 SIGMA2 = 2.0  # weight variance factor sigma_w^2 (He's choice for ReLU)
