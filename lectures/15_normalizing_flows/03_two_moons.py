@@ -49,15 +49,16 @@ from matplotlib.colors import LogNorm
 SMOKE = os.environ.get("MMA440_SMOKE", "0") == "1"
 SEED = int(os.environ.get("MMA440_SEED", "0"))
 
-N_TRAIN = 2_000
-N_TEST = 1_000  # held-out points: NLL and the two-sample test
+N_TRAIN = 500 if SMOKE else 2_000
+N_TEST = 200 if SMOKE else 1_000  # held-out points: NLL and the two-sample test
 NOISE = 0.1  # standard deviation of the moons' noise
-N_LAYERS = 4 if SMOKE else 8  # coupling layers, masks alternating
+N_LAYERS = 2 if SMOKE else 8  # coupling layers, masks alternating
 HIDDEN = 64  # units of the conditioners' hidden layers
-EPOCHS = 10 if SMOKE else 300
-BATCH_SIZE = 500
+EPOCHS = 2 if SMOKE else 300
+# smoke: one full batch per epoch, so the compiled training step runs one step per call
+BATCH_SIZE = N_TRAIN if SMOKE else 500
 LEARNING_RATE = 3e-3
-EVERY = 5 if SMOKE else 25  # record the losses every EVERY epochs
+EVERY = 1 if SMOKE else 25  # record the losses every EVERY epochs
 N_PERMUTATIONS = 100 if SMOKE else 1_000  # permutations of the two-sample test
 
 if N_LAYERS < 1:
