@@ -47,7 +47,7 @@ import numpy as np
 
 # %% [markdown]
 # ## Parameters
-# `MMA440_SMOKE=1` runs two short trials; `MMA440_SEED` changes the seed (of the data split,
+# `MMA440_SMOKE=1` runs one short trial; `MMA440_SEED` changes the seed (of the data split,
 # of every model's initial weights and, as `SEED + 1`, of the tuner's draws). The tuner's
 # project folder is `OUTPUT_DIR/keras_tuner_search`; run again with the same
 # `MMA440_OUTPUT_DIR` to resume.
@@ -72,7 +72,7 @@ WIDTHS = [16] if SMOKE else [4, 16, 64]
 L2_STRENGTHS = [0.0, 1e-2]
 EPOCHS = 2 if SMOKE else 20
 BATCH_SIZE = 128
-MAX_TRIALS = 2 if SMOKE else 10  # of 2 (smoke) or 18 configurations
+MAX_TRIALS = 1 if SMOKE else 10  # of 2 (smoke) or 18 configurations
 
 if MAX_TRIALS > len(LEARNING_RATES) * len(WIDTHS) * len(L2_STRENGTHS):
     raise ValueError(f"MAX_TRIALS = {MAX_TRIALS} exceeds the number of configurations")
