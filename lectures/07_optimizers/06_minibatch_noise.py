@@ -43,7 +43,7 @@ import tensorflow as tf
 SMOKE = os.environ.get("MMA440_SMOKE", "0") == "1"
 SEED = int(os.environ.get("MMA440_SEED", "0"))
 
-BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+BATCH_SIZES = [1, 8, 64, 512] if SMOKE else [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 PASSES = 2 if SMOKE else 20  # shuffled passes over the data per batch size
 TRAIN_EPOCHS = 2 if SMOKE else 20  # training before the second measurement
 FIT_RANGE = (1, 64)  # batch sizes of the log-log slope fit, where (N - B) / (N - 1) ~ 1
