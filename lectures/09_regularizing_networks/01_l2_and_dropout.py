@@ -43,9 +43,9 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 N_TRAIN = 300  # lecture 03's setting: 300 digits, 2 x 512 ReLU, Adam 1e-3, full batch
 WIDTH = 512
 LEARNING_RATE = 1e-3
-EPOCHS = 10 if SMOKE else 200
-EVERY = 5  # validate every EVERY epochs
-FINAL_WINDOW = 10 if SMOKE else 50  # the final validation loss: mean over the last 50 epochs
+EPOCHS = 2 if SMOKE else 200
+EVERY = 1 if SMOKE else 5  # validate every EVERY epochs
+FINAL_WINDOW = 2 if SMOKE else 50  # the final validation loss: mean over the last 50 epochs
 L2_PENALTY = 3e-4  # lam in Keras' L2(lam), on every kernel
 DROPOUT_RATE = 0.5  # after each hidden layer
 
