@@ -44,10 +44,10 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 N_TRAIN = 300  # lecture 03's setting: 300 digits, 2 x 512 ReLU, Adam 1e-3, full batch
 WIDTH = 512
 LEARNING_RATE = 1e-3
-MAX_EPOCHS = 20 if SMOKE else 300  # the callback usually stops long before
+MAX_EPOCHS = 3 if SMOKE else 300  # the callback usually stops long before
 PATIENCE = 10
-EPOCHS = 10 if SMOKE else 200  # for the augmentation comparison
-EVERY = 5  # validate every EVERY epochs there
+EPOCHS = 2 if SMOKE else 200  # for the augmentation comparison
+EVERY = 1 if SMOKE else 5  # validate every EVERY epochs there
 NOISE_STD = 0.2  # standard deviation of the noise added to the pixels (which lie in [0, 1])
 
 # %% [markdown]
