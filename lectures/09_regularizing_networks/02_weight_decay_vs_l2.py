@@ -44,7 +44,7 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 N_TRAIN = 300
 WIDTH = 128  # a smaller MLP than lecture 03's: the lesson is the update rule, not overfitting
 PENALTY = 1e-3  # lam in Keras' L2(lam): the loss gains lam * sum(w**2)
-STEPS = 20 if SMOKE else 150  # full-batch steps (one per epoch)
+STEPS = 3 if SMOKE else 150  # full-batch steps (one per epoch)
 SGD_RATE = 0.1
 ADAM_RATE = 1e-3
 
