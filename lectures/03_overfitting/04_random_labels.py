@@ -42,7 +42,7 @@ SMOKE = os.environ.get("MMA440_SMOKE", "0") == "1"
 SEED = int(os.environ.get("MMA440_SEED", "0"))
 
 N_TRAIN = 500
-WIDTH = 512  # units in each of the two hidden layers
+WIDTH = 64 if SMOKE else 512  # units in each of the two hidden layers
 LEARNING_RATE = 1e-3
 EPOCHS = 10 if SMOKE else 200
 EVERY = 5  # record the curves every EVERY (full-batch) epochs
