@@ -59,11 +59,11 @@ SMOKE = os.environ.get("MMA440_SMOKE", "0") == "1"
 SEED = int(os.environ.get("MMA440_SEED", "0"))
 
 EPS_64 = [0, 2, 4, 6, 8, 10, 12]  # L-infinity radii eps = EPS_64 / 64, in pixel units of [0, 1]
-PGD_STEPS = 5 if SMOKE else 20  # projected signed-gradient steps
+PGD_STEPS = 2 if SMOKE else 20  # projected signed-gradient steps
 PGD_STEP_SIZE = 2.5 / PGD_STEPS  # step alpha = PGD_STEP_SIZE * eps (a common choice: 2.5 eps / K)
-EPOCHS = 5 if SMOKE else 30  # training epochs of each model
-BATCH_SIZE = 256
-N_EXAMPLES = 5  # digits shown in the figure
+EPOCHS = 1 if SMOKE else 30  # training epochs of each model
+BATCH_SIZE = None if SMOKE else 256  # None: one full batch per epoch (fit_fast)
+N_EXAMPLES = 3 if SMOKE else 5  # digits shown in the figure
 
 if any(not isinstance(k, int) or not 0 <= k <= 64 for k in EPS_64) or EPS_64[0] != 0:
     raise ValueError(f"EPS_64 must be integers in [0, 64] starting with 0, got {EPS_64}")
