@@ -51,7 +51,7 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 
 WIDTH = 64  # hidden units (one hidden layer)
 ACTIVATION = "gelu"  # smooth, so the path integrand is smooth: see the Try list for "relu"
-EPOCHS = 10 if SMOKE else 200  # full-batch Adam steps
+EPOCHS = 1 if SMOKE else 200  # full-batch Adam steps
 LEARNING_RATE = 0.01
 BASELINE = 0.0  # the baseline image x' (constant): 0 is a black image
 M_STEPS = 64  # Riemann-sum steps of the attributions shown
