@@ -41,8 +41,8 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 HIDDEN = 32  # units in each of the two tanh hidden layers
 CONSTANT = 0.05  # the value of every weight under the constant initializer
 LEARNING_RATE = 1e-2
-EPOCHS = 10 if SMOKE else 200
-EVERY = 10  # record the curves every EVERY epochs (full-batch training, one step per epoch)
+EPOCHS = 2 if SMOKE else 200
+EVERY = 1 if SMOKE else 10  # record the curves every EVERY epochs (full batch: one step each)
 
 # %% [markdown]
 # ## Data
