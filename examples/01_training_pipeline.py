@@ -57,9 +57,9 @@ HIDDEN_UNITS = 256
 DROPOUT = 0.2
 LEARNING_RATE = 3e-3
 BATCH_SIZE = 64
-EPOCHS = 3 if SMOKE else 100  # an upper bound: early stopping ends training before
+EPOCHS = 2 if SMOKE else 100  # an upper bound: early stopping ends training before
 PATIENCE = 5  # epochs without a better validation loss before training stops
-N_WORST = 8  # worst-classified test images to show
+N_WORST = 4 if SMOKE else 8  # worst-classified test images to show
 
 OUTPUT_DIR = OUTPUT_DIR.resolve()
 OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
