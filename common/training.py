@@ -16,6 +16,10 @@ What differs from `fit`, and nothing else:
   that epoch; the training loss and metrics are Keras' running means over the steps of those
   `every` epochs (`fit` reports the mean over the steps of one epoch).
 - Shuffling: the permutations come from NumPy's generator seeded with `seed`, not from Keras'.
+- Start-up: the optimizer's and the metrics' variables are created before the first step is
+  compiled (Keras does this itself only under a distribution strategy; otherwise it creates
+  them inside the first compiled step, which makes TensorFlow trace that step twice). The
+  variables and their starting values are the same, so the training is too.
 
 The model's `steps_per_execution` is restored when `fit_fast` returns, so a later `fit`,
 `evaluate` or callback sees the model as it was compiled.
@@ -27,6 +31,16 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
+
+
+def _build_before_tracing(model, data_batch: tuple) -> None:
+    """Create the model's, its metrics' and its optimizer's variables from one example batch,
+    symbolically, as Keras does under a distribution strategy. Keras 3's builder is private:
+    where it is missing, nothing is built here and the first step is traced twice (slower,
+    same result)."""
+    build = getattr(model, "_symbolic_build", None)
+    if build is not None:
+        build(data_batch=data_batch)
 
 
 def _epoch_batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -77,6 +91,7 @@ def fit_fast(
         picked = [target[index] for target in targets]
         return x[index], (tuple(picked) if isinstance(y, tuple | list) else picked[0])
 
+    _build_before_tracing(model, pick(np.arange(1)))
     # Run all the steps of `every` epochs in one compiled call of the training function.
     saved_steps_per_execution = model.steps_per_execution
     model.steps_per_execution = every * steps_per_epoch

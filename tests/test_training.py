@@ -30,28 +30,34 @@ def data():
     return x, y
 
 
-def small_model():
+def small_model(adam: bool = False):
     keras = keras_module()
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
         [keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)]
     )
-    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    if adam:  # slot variables and a metric, which fit_fast creates before the first step
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    else:
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
     return model
 
 
-@pytest.mark.parametrize("batch_size", [25, 32, None])  # divides N, does not, full batch
-def test_fit_fast_equals_fit_epoch_by_epoch(batch_size):
+@pytest.mark.parametrize(
+    "batch_size, adam",
+    [(25, False), (32, False), (None, False), (25, True)],  # divides N, does not, full batch
+)
+def test_fit_fast_equals_fit_epoch_by_epoch(batch_size, adam):
     """Same permutations, same batches (the last one smaller), same weights as `fit`."""
     x, y = data()
-    reference = small_model()
+    reference = small_model(adam)
     rng = np.random.default_rng(5)
     for _ in range(12):
         order = rng.permutation(N)
         reference.fit(
             x[order], y[order], batch_size=batch_size or N, epochs=1, shuffle=False, verbose=0
         )
-    model = small_model()
+    model = small_model(adam)
     history = fit_fast(model, x, y, epochs=12, batch_size=batch_size, every=5, seed=5)
     assert history["epoch"].tolist() == [5, 10, 12]
     for ours, theirs in zip(model.get_weights(), reference.get_weights(), strict=True):
