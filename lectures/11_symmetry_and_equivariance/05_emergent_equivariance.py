@@ -42,12 +42,12 @@ from keras import ops
 SMOKE = os.environ.get("MMA440_SMOKE", "0") == "1"
 SEED = int(os.environ.get("MMA440_SEED", "0"))
 
-MEMBERS = 8 if SMOKE else 32  # networks per ensemble, trained as one Keras model
+MEMBERS = 4 if SMOKE else 32  # networks per ensemble, trained as one Keras model
 HIDDEN = 32  # hidden units of every member
 N_TRAIN = 150  # upright training digits (the augmented ensemble sees 4 x 150)
-EPOCHS = 20 if SMOKE else 100  # full-batch Adam steps
+EPOCHS = 1 if SMOKE else 100  # full-batch Adam steps
 LEARNING_RATE = 3e-3
-N_EVAL = 300  # test digits and noise images for the invariance error
+N_EVAL = 32 if SMOKE else 300  # test digits and noise images for the invariance error
 
 # %% [markdown]
 # ## Data
