@@ -44,7 +44,7 @@ SEED = int(os.environ.get("MMA440_SEED", "0"))
 
 N_PER_CLASS = 5  # upright training digits per class: few on purpose
 REPETITIONS = 1 if SMOKE else 3  # independent training sets; the models are paired on each
-EPOCHS = 5 if SMOKE else 100  # full-batch Adam steps
+EPOCHS = 1 if SMOKE else 100  # full-batch Adam steps
 LEARNING_RATE = 5e-3
 G_FILTERS = 10  # channels per orientation of the G-CNN
 PLAIN_FILTERS = 20  # channels of the plain CNN (about the same number of parameters)
