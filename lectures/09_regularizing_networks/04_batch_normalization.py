@@ -45,9 +45,9 @@ FEATURES = 16  # width of the layer whose outputs are normalized
 MOMENTUM = 0.9  # of the moving averages (Keras' default is 0.99)
 STATISTIC_STEPS = 30 if SMOKE else 150
 
-DEPTH = 10  # hidden layers of the deep MLP
+DEPTH = 3 if SMOKE else 10  # hidden layers of the deep MLP
 WIDTH = 64
-EPOCHS = 10 if SMOKE else 100  # full-batch steps
+EPOCHS = 3 if SMOKE else 100  # full-batch steps
 LEARNING_RATE = 0.1  # plain SGD for both networks
 
 # %% [markdown]
