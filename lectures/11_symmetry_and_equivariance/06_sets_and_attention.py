@@ -43,11 +43,11 @@ from keras import ops
 SMOKE = os.environ.get("MMA440_SMOKE", "0") == "1"
 SEED = int(os.environ.get("MMA440_SEED", "0"))
 
-N_SETS = 1000 if SMOKE else 4000  # training sets
+N_SETS = 500 if SMOKE else 4000  # training sets
 MAX_SIZE = 10  # training sets have 1 .. MAX_SIZE elements
 UNSEEN_SIZE = 20  # a size never seen in training
 N_TEST = 500
-EPOCHS = 10 if SMOKE else 60
+EPOCHS = 1 if SMOKE else 60
 BATCH_SIZE = 500
 TOKENS, TOKEN_DIM = 10, 16  # self-attention check on random token sets
 rng = np.random.default_rng(SEED)
