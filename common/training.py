@@ -91,7 +91,7 @@ def fit_fast(
         picked = [target[index] for target in targets]
         return x[index], (tuple(picked) if isinstance(y, tuple | list) else picked[0])
 
-    _build_before_tracing(model, pick(np.arange(1)))
+    _build_before_tracing(model, pick(np.arange(batch_size)))  # a batch of the real shape
     # Run all the steps of `every` epochs in one compiled call of the training function.
     saved_steps_per_execution = model.steps_per_execution
     model.steps_per_execution = every * steps_per_epoch
