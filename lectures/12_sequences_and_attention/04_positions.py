@@ -53,7 +53,7 @@ N_TEST = 100 if SMOKE else 1000
 D_MODEL, MLP_UNITS = 32, 64
 EPOCHS = 2 if SMOKE else 12
 # smoke: one full batch per epoch and one epoch per record, so the compiled training step runs
-# one step per call (steps_per_execution = 1), which is much cheaper to trace than a loop
+# one step per call (steps_per_execution = 1), which is cheaper to trace than a loop of steps
 BATCH_SIZE = N_TRAIN if SMOKE else 100
 EVERY = 1 if SMOKE else 2  # evaluate on the held-out sequences every EVERY epochs
 rng = np.random.default_rng(SEED)
