@@ -327,7 +327,11 @@ ax_move.legend(fontsize=10)
 
 slope, intercept = fits["kernel"]
 ax_dist.loglog(
-    widths, curves["kernel"], "o", color="tab:purple", label="measured (RMS over 4 networks)"
+    widths,
+    curves["kernel"],
+    "o",
+    color="tab:purple",
+    label=f"measured (RMS over {REPLICATES} networks)",
 )
 ax_dist.loglog(
     widths,

@@ -110,7 +110,7 @@ for name, make in (("MLP", make_mlp), ("CNN", make_cnn)):
         metrics=["accuracy"],
     )
     # fit_fast is model.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH_SIZE) with the
-    # per-epoch overhead paid once.
+    # per-epoch overhead paid once (BATCH_SIZE None: fit_fast's full batch, len(x_train)).
     fit_fast(model, x_train, y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, every=EPOCHS, seed=SEED)
     models[name] = model
 
