@@ -11,6 +11,8 @@ What differs from `fit`, and nothing else:
 
 - Speed: it hands Keras `every` epochs at a time as one pass and runs all of their steps in
   one compiled execution (`steps_per_execution`), then evaluates the validation data once.
+  A run of fewer than `LOOP_FROM` (64) steps in all runs one step per execution: TensorFlow
+  takes longer to trace the compiled loop of steps than the few milliseconds per step it saves.
 - Records: the returned curves have one point per `every` epochs (at epochs `every`,
   `2 * every`, ..., and the last epoch). The validation numbers are those of the weights at
   that epoch; the training loss and metrics are Keras' running means over the steps of those
@@ -32,12 +34,15 @@ from collections.abc import Iterator
 
 import numpy as np
 
+# Fewer steps than this in a whole `fit_fast` call: one step per compiled execution.
+LOOP_FROM = 64
+
 
 def _build_before_tracing(model, data_batch: tuple) -> None:
-    """Create the model's, its metrics' and its optimizer's variables from one example batch,
-    symbolically, as Keras does under a distribution strategy. Keras 3's builder is private:
-    where it is missing, nothing is built here and the first step is traced twice (slower,
-    same result)."""
+    """Create the model's, its metrics' and its optimizer's variables from a batch of the
+    training data, symbolically, as Keras does under a distribution strategy. Keras 3's
+    builder is private: where it is missing, nothing is built here and the first step is
+    traced twice (slower, same result)."""
     build = getattr(model, "_symbolic_build", None)
     if build is not None:
         build(data_batch=data_batch)
@@ -94,7 +99,8 @@ def fit_fast(
     _build_before_tracing(model, pick(np.arange(batch_size)))  # a batch of the real shape
     # Run all the steps of `every` epochs in one compiled call of the training function.
     saved_steps_per_execution = model.steps_per_execution
-    model.steps_per_execution = every * steps_per_epoch
+    steps_in_all = epochs * steps_per_epoch
+    model.steps_per_execution = every * steps_per_epoch if steps_in_all >= LOOP_FROM else 1
     model.make_train_function(force=True)
     history: dict[str, list[float]] = {"epoch": []}
     done = 0

@@ -77,7 +77,7 @@ def test_script_follows_the_contract(path):
 
 # The smoke runs share one process per test worker (Keras imported once, as in a notebook
 # kernel); the first script of every folder also runs in a fresh process, as
-# `python -m common.run PATH` does, so that path stays covered.
+# `python -m common.run PATH` does, so that path stays covered (test below).
 FRESH = sorted({min(p for p in SCRIPTS if p.parent == path.parent) for path in SCRIPTS})
 
 
@@ -95,7 +95,7 @@ def assert_same_summary(shared: dict, fresh: dict) -> None:
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=script_id)
 def test_script_smoke_runs(path, run_script):
-    record = run_script(path, smoke=True, fresh=path in FRESH)
+    record = run_script(path, smoke=True, fresh=False)
     assert record["figures"], "the script showed no figure"
     for name in record["figures"]:
         assert (record["out"] / name).stat().st_size > 10_000, f"{name} looks empty"
@@ -122,8 +122,8 @@ def test_same_summary_in_a_shared_process(path, run_script):
 
 
 REPRODUCED = [
-    ROOT / "lectures/03_overfitting/01_memorization.py",
-    ROOT / "lectures/03_overfitting/04_random_labels.py",
+    ROOT / "lectures/03_overfitting/01_memorization.py",  # random initialization and batches
+    ROOT / "lectures/09_regularizing_networks/03_dropout.py",  # and random dropout masks
 ]
 
 

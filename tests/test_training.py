@@ -6,7 +6,7 @@ none of them does not pay for the import.
 
 from __future__ import annotations
 
-from common.training import fit_fast
+from common.training import LOOP_FROM, fit_fast
 
 import numpy as np
 import pytest
@@ -43,23 +43,27 @@ def small_model(adam: bool = False):
     return model
 
 
+# Batch sizes that divide N, do not, full batch; 17 epochs of 4 batches are 68 steps, at least
+# LOOP_FROM (the compiled loop of steps), 12 epochs at most 48 (one step per execution).
 @pytest.mark.parametrize(
-    "batch_size, adam",
-    [(25, False), (32, False), (None, False), (25, True)],  # divides N, does not, full batch
+    "batch_size, epochs, adam",
+    [(25, 17, False), (32, 17, False), (None, 12, False), (25, 12, False), (25, 17, True)],
 )
-def test_fit_fast_equals_fit_epoch_by_epoch(batch_size, adam):
+def test_fit_fast_equals_fit_epoch_by_epoch(batch_size, epochs, adam):
     """Same permutations, same batches (the last one smaller), same weights as `fit`."""
     x, y = data()
     reference = small_model(adam)
     rng = np.random.default_rng(5)
-    for _ in range(12):
+    for _ in range(epochs):
         order = rng.permutation(N)
         reference.fit(
             x[order], y[order], batch_size=batch_size or N, epochs=1, shuffle=False, verbose=0
         )
     model = small_model(adam)
-    history = fit_fast(model, x, y, epochs=12, batch_size=batch_size, every=5, seed=5)
-    assert history["epoch"].tolist() == [5, 10, 12]
+    history = fit_fast(model, x, y, epochs=epochs, batch_size=batch_size, every=5, seed=5)
+    assert history["epoch"].tolist() == [*range(5, epochs, 5), epochs]
+    steps = epochs * -(-N // (batch_size or N))
+    assert (steps >= LOOP_FROM) == (epochs == 17)  # both ways of running the steps are tested
     for ours, theirs in zip(model.get_weights(), reference.get_weights(), strict=True):
         # Same float32 operations in the same order: identical, not merely close.
         np.testing.assert_array_equal(ours, theirs)
