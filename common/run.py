@@ -357,7 +357,10 @@ class InProcessRunner:
         """Run one script; `without_common=True` runs it with `common` hidden (`common_hidden`)."""
         import matplotlib.pyplot as plt
 
-        _course_style_items()  # read before `common` may be hidden; the leak check needs it
+        # Imports common.plotting (if no script has yet) while `common` can still be imported:
+        # the leak check reads it, and a script run without `common` is told that
+        # "import of common.plotting halted" rather than that the module does not exist.
+        _course_style_items()
         _restore(self.baseline)
         out.mkdir(parents=True, exist_ok=True)
         (out / SUMMARY_FILE).unlink(missing_ok=True)
@@ -497,6 +500,9 @@ def run_script(
     return record
 
 
+STARTUP_TIMEOUT = 120  # seconds for a script server to import Keras and report ready
+
+
 class ScriptServer:
     """One long-lived child process that runs scripts in-process, Keras imported once.
 
@@ -567,7 +573,8 @@ class ScriptServer:
         path = _check_script(path)
         process = self._process
         if process is None or process.poll() is not None:
-            process = self._start(timeout)
+            # Starting imports Keras: allow for that, whatever the script's own timeout.
+            process = self._start(max(timeout, STARTUP_TIMEOUT))
         assert process.stdin is not None
         if self._stderr is not None:  # keep only this script's error output
             self._stderr.seek(0)

@@ -39,13 +39,17 @@ LOOP_FROM = 64
 
 
 def _build_before_tracing(model, data_batch: tuple) -> None:
-    """Create the model's, its metrics' and its optimizer's variables from a batch of the
-    training data, symbolically, as Keras does under a distribution strategy. Keras 3's
-    builder is private: where it is missing, nothing is built here and the first step is
-    traced twice (slower, same result)."""
+    """Create a built model's metrics' and optimizer's variables from a batch of the training
+    data, symbolically, as Keras does under a distribution strategy. Keras 3's builder is
+    private: where it is missing or cannot build this model, nothing is built here and the
+    first step is traced twice, as in `fit` (slower, same result)."""
     build = getattr(model, "_symbolic_build", None)
-    if build is not None:
+    if build is None or not model.built:  # an unbuilt model is built by its first step
+        return
+    try:
         build(data_batch=data_batch)
+    except (TypeError, ValueError, RuntimeError):
+        pass  # what is left unbuilt is built inside the first step, as `fit` does
 
 
 def _epoch_batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -77,12 +77,13 @@ def shared_record(folder: Path, key: tuple) -> Iterator[dict]:
 
 
 @pytest.fixture(scope="session")
-def run_script(tmp_path_factory, script_server):
+def run_script(tmp_path_factory, script_server, pytestconfig):
     cache: dict[tuple[str, bool, int | None, bool], dict] = {}
     # Under pytest-xdist each worker has a temporary folder of its own inside the session's:
     # the records go to the session's folder, which every worker of this session sees.
     base = tmp_path_factory.getbasetemp()
-    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "script-records"
+    worker = hasattr(pytestconfig, "workerinput")  # this process is a pytest-xdist worker
+    shared = (base.parent if worker else base) / "script-records"
     shared.mkdir(exist_ok=True)
 
     def run(

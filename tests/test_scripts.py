@@ -119,10 +119,14 @@ def test_same_summary_in_a_shared_process(path, run_script):
     shared = run_script(path, smoke=True, fresh=False)
     assert_same_summary(shared["summary"], fresh["summary"])
     assert shared["figures"] == fresh["figures"]
+    # The fresh run, too, saved real figures and wrote nothing else.
+    for name in fresh["figures"]:
+        assert (fresh["out"] / name).stat().st_size > 10_000, f"{name} looks empty"
+    assert not fresh["written"], f"the script wrote into its working directory: {fresh['written']}"
 
 
 REPRODUCED = [
-    ROOT / "lectures/03_overfitting/01_memorization.py",  # random initialization and batches
+    ROOT / "lectures/03_overfitting/01_memorization.py",  # random initialization and split
     ROOT / "lectures/09_regularizing_networks/03_dropout.py",  # and random dropout masks
 ]
 

@@ -33,12 +33,21 @@ def data():
 def small_model(adam: bool = False):
     keras = keras_module()
     keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)]
-    )
-    if adam:  # slot variables and a metric, which fit_fast creates before the first step
+    if adam:  # random dropout masks, moving statistics, slot variables and a metric
+        model = keras.Sequential(
+            [
+                keras.Input((3,)),
+                keras.layers.Dense(4, activation="tanh"),
+                keras.layers.Dropout(0.3),
+                keras.layers.BatchNormalization(),
+                keras.layers.Dense(1),
+            ]
+        )
         model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
     else:
+        model = keras.Sequential(
+            [keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)]
+        )
         model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
     return model
 
@@ -47,7 +56,7 @@ def small_model(adam: bool = False):
 # LOOP_FROM (the compiled loop of steps), 12 epochs at most 48 (one step per execution).
 @pytest.mark.parametrize(
     "batch_size, epochs, adam",
-    [(25, 17, False), (32, 17, False), (None, 12, False), (25, 12, False), (25, 17, True)],
+    [(25, 17, False), (32, 17, False), (None, 12, False), (25, 12, True), (25, 17, True)],
 )
 def test_fit_fast_equals_fit_epoch_by_epoch(batch_size, epochs, adam):
     """Same permutations, same batches (the last one smaller), same weights as `fit`."""
@@ -60,10 +69,22 @@ def test_fit_fast_equals_fit_epoch_by_epoch(batch_size, epochs, adam):
             x[order], y[order], batch_size=batch_size or N, epochs=1, shuffle=False, verbose=0
         )
     model = small_model(adam)
+    steps_per_call = []  # the steps per execution each of fit_fast's `fit` calls ran with
+    fit = model.fit
+
+    def fit_and_note_steps(*args, **kwargs):
+        steps_per_call.append(model.steps_per_execution)
+        return fit(*args, **kwargs)
+
+    model.fit = fit_and_note_steps
     history = fit_fast(model, x, y, epochs=epochs, batch_size=batch_size, every=5, seed=5)
     assert history["epoch"].tolist() == [*range(5, epochs, 5), epochs]
     steps = epochs * -(-N // (batch_size or N))
-    assert (steps >= LOOP_FROM) == (epochs == 17)  # both ways of running the steps are tested
+    # Both ways of running the steps are tested: the compiled loop of `every` epochs' steps
+    # (17 epochs) and one step per execution (12 epochs).
+    loop = steps >= LOOP_FROM
+    assert loop == (epochs == 17)
+    assert set(steps_per_call) == ({5 * -(-N // (batch_size or N))} if loop else {1})
     for ours, theirs in zip(model.get_weights(), reference.get_weights(), strict=True):
         # Same float32 operations in the same order: identical, not merely close.
         np.testing.assert_array_equal(ours, theirs)
@@ -91,6 +112,13 @@ def test_fit_fast_rejects_bad_arguments(kwargs, message):
     x, y = data()
     with pytest.raises(ValueError, match=message):
         fit_fast(small_model(), x, y, **kwargs)
+
+
+def test_keras_still_has_the_builder_fit_fast_uses():
+    """`fit_fast` calls Keras' private `Model._symbolic_build` to create the variables before
+    the first step is traced; without it, training is the same but slower. A Keras upgrade
+    that removes it should be noticed here, not as a slower test suite."""
+    assert hasattr(keras_module().Model, "_symbolic_build")
 
 
 def test_fit_fast_needs_a_compiled_model():
