@@ -85,15 +85,21 @@ print("SUMMARY=" + json.dumps(namespace["SUMMARY"]))
 """
 
 
-def run_copy_fresh(path, tmp_path) -> dict:
-    """The SUMMARY of the script's copy, run in smoke mode in a fresh Python started with -I
-    (no PYTHONPATH, no user site, no script folder on sys.path) from a folder outside the
-    repository, with `import common` failing: as a student's machine runs it."""
+def exported_copy(path, tmp_path):
+    """The script's standalone copy, and an empty folder outside the repository to run it in."""
     out = tmp_path / "copy" / path.name
     out.parent.mkdir(parents=True)
     assert export_to(path, out).returncode == 0
     work = tmp_path / "work"
     work.mkdir()
+    return out, work
+
+
+def run_copy_fresh(path, tmp_path) -> dict:
+    """The SUMMARY of the script's copy, run in smoke mode in a fresh Python started with -I
+    (no PYTHONPATH, no user site, no script folder on sys.path) from a folder outside the
+    repository, with `import common` failing: as a student's machine runs it."""
+    out, work = exported_copy(path, tmp_path)
     runner = tmp_path / "run_copy.py"
     runner.write_text(RUN_COPY)
     env = {
@@ -119,11 +125,7 @@ def run_copy_fresh(path, tmp_path) -> dict:
 def run_copy(path, tmp_path, script_server) -> dict:
     """The SUMMARY of the script's copy, run in smoke mode from a folder outside the
     repository, in this worker's script server with `import common` failing."""
-    out = tmp_path / "copy" / path.name
-    out.parent.mkdir(parents=True)
-    assert export_to(path, out).returncode == 0
-    work = tmp_path / "work"
-    work.mkdir()
+    out, work = exported_copy(path, tmp_path)
     record = script_server.run(
         out,
         out=work,

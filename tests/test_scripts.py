@@ -93,21 +93,26 @@ def assert_same_summary(shared: dict, fresh: dict) -> None:
             assert shared[key] == value, key
 
 
-@pytest.mark.parametrize("path", SCRIPTS, ids=script_id)
-def test_script_smoke_runs(path, run_script):
-    record = run_script(path, smoke=True, fresh=False)
+def assert_figures_and_nothing_else(record: dict) -> None:
+    """The run showed figures that are not empty and wrote nothing but them: its working
+    directory holds only runner output."""
     assert record["figures"], "the script showed no figure"
     for name in record["figures"]:
         assert (record["out"] / name).stat().st_size > 10_000, f"{name} looks empty"
+    written = record["written"]
+    assert not written, f"the script wrote into its working directory: {written}"
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=script_id)
+def test_script_smoke_runs(path, run_script):
+    record = run_script(path, smoke=True, fresh=False)
+    assert_figures_and_nothing_else(record)
     summary = record["summary"]
     assert summary, "SUMMARY is empty"
     for key, value in summary.items():
         assert isinstance(value, bool | int | float | str), f"SUMMARY[{key!r}] is {value!r}"
         if isinstance(value, float):
             assert math.isfinite(value), f"SUMMARY[{key!r}] = {value} is not finite"
-    # The script wrote nothing but figures: its working directory holds only runner output.
-    written = record["written"]
-    assert not written, f"the script wrote into its working directory: {written}"
     # Run in a shared process, the script left no process-wide setting changed.
     assert not record.get("leaked"), f"the script changed and did not restore: {record['leaked']}"
 
@@ -119,10 +124,7 @@ def test_same_summary_in_a_shared_process(path, run_script):
     shared = run_script(path, smoke=True, fresh=False)
     assert_same_summary(shared["summary"], fresh["summary"])
     assert shared["figures"] == fresh["figures"]
-    # The fresh run, too, saved real figures and wrote nothing else.
-    for name in fresh["figures"]:
-        assert (fresh["out"] / name).stat().st_size > 10_000, f"{name} looks empty"
-    assert not fresh["written"], f"the script wrote into its working directory: {fresh['written']}"
+    assert_figures_and_nothing_else(fresh)
 
 
 REPRODUCED = [
